@@ -1,0 +1,1 @@
+from tests.metadata.conftest import kafka_row, unreachable_row  # noqa: F401  (shared ClusterInfo fixtures)
