@@ -1,0 +1,164 @@
+"""The strategy index: enabled strategies (DESIGN.md 4.3 JSON) compiled once per
+change into what the hot path needs: table -> metric -> items, with compiled
+conditions, levels in severity order and the history each item reads."""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from alarm_backends.service.access.data.conditions import Predicate, compile_conditions
+from alarm_backends.service.detect.level import compile_level
+from alarm_backends.service.detect.history import Detector
+from alarm_backends.service.detect.registry import required_history
+
+
+@dataclass(frozen=True, slots=True)
+class LevelSpec:
+    level: int
+    algorithms: tuple[dict[str, Any], ...]
+    connector: str
+    trigger_count: int
+    check_window: int
+    uptime: tuple[tuple[int, int], ...]  # (start minute, end minute) of day, inclusive
+    recovery_config: dict[str, Any]
+    detector: Detector  # (value, t, interval, history) -> anomalous?
+
+
+@dataclass(frozen=True, slots=True)
+class ItemSpec:
+    uid: str
+    strategy_id: int
+    item_id: int
+    strategy_name: str
+    item_name: str
+    bk_biz_id: int
+    table_id: str
+    metric: str
+    agg_method: str
+    interval: int
+    dimensions: tuple[str, ...]
+    condition: Predicate | None
+    levels: tuple[LevelSpec, ...]
+    unit: str
+    history_offsets: tuple[int, ...]
+    fingerprint: str
+    no_data_config: dict[str, Any] = field(default_factory=dict)
+    key_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(default=lambda d: ())  # series key
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_of", _key_function(self.dimensions))
+
+    @property
+    def max_check_window(self) -> int:
+        return max((lv.check_window for lv in self.levels), default=1)
+
+
+def _key_function(dimensions: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The series key of a point, specialised for the common short agg_dimension lists."""
+    if not dimensions:
+        return lambda d: ()
+    if len(dimensions) == 1:
+        (only,) = dimensions
+        return lambda d: (d.get(only),)
+    if len(dimensions) == 2:
+        first, second = dimensions
+        return lambda d: (d.get(first), d.get(second))
+    return lambda d: tuple([d.get(k) for k in dimensions])
+
+
+def _minutes(hhmm: str) -> int:
+    hours, minutes = hhmm.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _uptime(trigger_config: Mapping[str, Any]) -> tuple[tuple[int, int], ...]:
+    ranges = (trigger_config.get("uptime") or {}).get("time_ranges") or []
+    return tuple((_minutes(r["start"]), _minutes(r["end"])) for r in ranges)
+
+
+def query_metric(query: Mapping[str, Any]) -> str:
+    """The name a point's metrics are matched by: a custom event counts as a metric named after it."""
+    if query.get("data_type_label") == "event":
+        return query["custom_event_name"]
+    return query["metric_field"]
+
+
+def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSpec:
+    query = item["query_configs"][0]
+    interval = int(query["agg_interval"])
+    detects = {int(d["level"]): d for d in strategy.get("detects", [])}
+    by_level: dict[int, list[dict[str, Any]]] = {}
+    for algorithm in item.get("algorithms", []):
+        by_level.setdefault(int(algorithm["level"]), []).append(dict(algorithm))
+    levels = []
+    for level in sorted(by_level):
+        detect = detects.get(level, {})
+        trigger = detect.get("trigger_config", {})
+        levels.append(LevelSpec(
+            level=level, algorithms=tuple(by_level[level]), connector=detect.get("connector", "and"),
+            trigger_count=int(trigger.get("count", 1)), check_window=int(trigger.get("check_window", 1)),
+            uptime=_uptime(trigger), recovery_config=dict(detect.get("recovery_config", {})),
+            detector=compile_level(by_level[level], detect.get("connector", "and"), str(query.get("unit") or "")),
+        ))
+    offsets = sorted({o for lv in levels for a in lv.algorithms for o in required_history(a, interval)})
+    fingerprint = hashlib.md5(orjson.dumps(
+        [strategy.get("bk_biz_id"), query, item.get("algorithms"), strategy.get("detects")],
+        option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return ItemSpec(
+        uid=f"{strategy['id']}.{item['id']}", strategy_id=int(strategy["id"]), item_id=int(item["id"]),
+        strategy_name=str(strategy.get("name", "")), item_name=str(item.get("name", "")),
+        bk_biz_id=int(strategy.get("bk_biz_id", 0)), table_id=query["result_table_id"],
+        metric=query_metric(query), agg_method=str(query.get("agg_method", "AVG")).upper(),
+        interval=interval, dimensions=tuple(query.get("agg_dimension") or ()),
+        condition=compile_conditions(query.get("agg_condition")), levels=tuple(levels),
+        unit=str(query.get("unit") or ""), history_offsets=tuple(offsets), fingerprint=fingerprint,
+        no_data_config=dict(item.get("no_data_config") or {}),
+    )
+
+
+class StrategyIndex:
+    """The items of one data_type_label ("time_series" for metric topics, "event" for event topics)."""
+
+    def __init__(self, strategies: Iterable[Mapping[str, Any]], topics_by_table: Mapping[str, str],
+                 version: str = "", data_type_label: str = "time_series") -> None:
+        self.version = version
+        self.data_type_label = data_type_label
+        self.items: dict[str, ItemSpec] = {}
+        self.skipped: list[str] = []
+        by_table: dict[str, dict[str, list[ItemSpec]]] = {}
+        for strategy in strategies:
+            if not strategy.get("is_enabled", True):
+                continue
+            for item in strategy.get("items", []):
+                queries = item.get("query_configs") or []
+                if not queries or queries[0].get("data_type_label", "time_series") != data_type_label:
+                    continue
+                spec = compile_item(strategy, item)
+                if spec.table_id not in topics_by_table:
+                    self.skipped.append(f"{spec.uid}: result table {spec.table_id!r} has no Kafka storage")
+                    continue
+                self.items[spec.uid] = spec
+                by_table.setdefault(spec.table_id, {}).setdefault(spec.metric, []).append(spec)
+        self.by_table = by_table
+        self.table_by_topic = {topics_by_table[t]: t for t in by_table}
+        self.methods = {uid: spec.agg_method for uid, spec in self.items.items()}
+        self.intervals = {uid: spec.interval for uid, spec in self.items.items()}
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.table_by_topic)
+
+    def metrics_for_topic(self, topic: str) -> dict[str, list[ItemSpec]]:
+        table = self.table_by_topic.get(topic)
+        return self.by_table.get(table, {}) if table else {}
+
+    def changed_items(self, previous: StrategyIndex | None) -> set[str]:
+        """Items whose config changed or that disappeared: their series state must be reset."""
+        if previous is None:
+            return set()
+        return {uid for uid, spec in previous.items.items()
+                if uid not in self.items or self.items[uid].fingerprint != spec.fingerprint}

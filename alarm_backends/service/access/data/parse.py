@@ -1,0 +1,78 @@
+"""Metric messages in the bk-monitor real-time format (DESIGN.md 4.1).
+
+One JSON object, or a JSON array of them, per Kafka message:
+    {"time": 1573701305, "dimensions": {...}, "metrics": {"load1": 2.77}}
+`time` is epoch seconds; a value above 1e12 is milliseconds. A trailing NUL or
+newline is stripped. A message with any invalid point is rejected whole (and
+dead-lettered by the caller), so a replay of the dead letter never double counts.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import orjson
+
+from alarm_backends.core.kafka.errors import InvalidMessage
+
+_MS_THRESHOLD = 1e12
+
+
+class Point(NamedTuple):
+    time: int  # epoch seconds
+    dimensions: dict[str, Any]
+    metrics: dict[str, float]
+    # what makes two points at the same second of one series distinct; None = the dimensions
+    identity: Any = None
+
+
+def decode(raw: bytes | None) -> Any:
+    """The JSON value of a message, after stripping a trailing NUL or newline."""
+    if not raw:
+        raise InvalidMessage("empty message")
+    raw = raw.rstrip(b"\x00\n\r")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidMessage(f"not JSON: {exc}") from None
+
+
+def epoch_seconds(value: Any, where: str, name: str) -> int:
+    if type(value) not in (int, float) or not math.isfinite(value) or value <= 0:
+        raise InvalidMessage(f"{where}: {name!r} must be a positive epoch number, got {value!r}")
+    return int(value / 1000 if value > _MS_THRESHOLD else value)
+
+
+def check_dimensions(dimensions: Any, where: str, name: str) -> dict[str, Any]:
+    if not isinstance(dimensions, dict):
+        raise InvalidMessage(f"{where}: {name!r} must be an object")
+    for key, value in dimensions.items():
+        if isinstance(value, (dict, list)):
+            raise InvalidMessage(f"{where}: dimension {key!r} must be a scalar")
+    return dimensions
+
+
+def parse_metric_message(raw: bytes | None) -> list[Point]:
+    data = decode(raw)
+    if isinstance(data, dict):
+        return [_point(data, 0)]
+    if isinstance(data, list):
+        if not data:
+            raise InvalidMessage("empty array")
+        return [_point(item, i) for i, item in enumerate(data)]
+    raise InvalidMessage(f"expected a JSON object or array, got {type(data).__name__}")
+
+
+def _point(item: Any, index: int) -> Point:
+    where = f"point {index}"
+    if not isinstance(item, dict):
+        raise InvalidMessage(f"{where}: expected an object, got {type(item).__name__}")
+    ts = epoch_seconds(item.get("time"), where, "time")
+    metrics = item.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise InvalidMessage(f"{where}: 'metrics' must be a non-empty object")
+    for name, value in metrics.items():
+        if type(value) not in (int, float) or isinstance(value, bool) or not math.isfinite(value):
+            raise InvalidMessage(f"{where}: metric {name!r} must be a finite number, got {value!r}")
+    dimensions = check_dimensions(item.get("dimensions", {}), where, "dimensions")
+    return Point(ts, dimensions, metrics)

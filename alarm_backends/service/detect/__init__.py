@@ -1,0 +1,6 @@
+"""Detection algorithms (DESIGN.md section 5) as pure functions over plain data.
+
+Nothing in this package imports Django, Redis or the database: a detector is
+compiled once from an algorithm dict and then called with a value, the window
+start t, the interval and a `History` that answers "value at timestamp".
+"""

@@ -1,0 +1,48 @@
+"""YearRoundRange: |v| against the same time on each of the previous days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from alarm_backends.service.detect.algorithms.amplitude import DailyComparison
+from alarm_backends.service.detect.algorithms.base import DAY
+from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
+from alarm_backends.service.detect.history import Detector, History
+
+
+def year_round_range_anomaly(
+    value: float, past: Iterable[float | None], ratio: float, shock: float, op: Comparator
+) -> bool:
+    """Any i with |v| op |v(t-(i+1) days)|*ratio + shock; `past` is rounded, None = missing day."""
+    magnitude = abs(value)
+    for then in past:
+        if then is not None and op(magnitude, rounded(abs(then) * ratio + shock)):
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class YearRoundRange:
+    config: DailyComparison
+    uses_unit: ClassVar[bool] = True
+
+    @classmethod
+    def parse(cls, config: Any, field: str = "config") -> YearRoundRange:
+        return cls(DailyComparison.parse_config(config, field))
+
+    def history_offsets(self, interval: int) -> list[int]:
+        return [day * DAY for day in range(1, self.config.days + 1)]
+
+    def detector(self, scale: float = 1.0) -> Detector:
+        ratio, shock = self.config.ratio, self.config.shock * scale
+        op = METHODS[self.config.method]
+        day_offsets = tuple(self.history_offsets(0))
+
+        def detect(value: float, t: int, interval: int, history: History) -> bool:
+            get = history.get
+            past = (None if (h := get(t - offset)) is None else rounded(h) for offset in day_offsets)
+            return year_round_range_anomaly(rounded(value), past, ratio, shock, op)
+
+        return detect

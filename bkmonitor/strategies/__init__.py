@@ -1,0 +1,1 @@
+"""Strategy domain glue: the JSON shape, writes, the change signal and the export for consumers."""

@@ -1,0 +1,54 @@
+"""The change signal: a Redis counter and a pub/sub message after a strategy write commits.
+
+Consumers subscribe to CHANNEL for a prompt reload and also poll the counter and the DB-derived
+version (bkmonitor.strategies.export), so a lost message or a Redis outage only delays a reload.
+"""
+from __future__ import annotations
+
+import logging
+
+import redis
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+from alarm_backends.core.storage.redis import get_client
+
+VERSION_KEY = "bkm:strategy:version"
+CHANNEL = "bkm:strategy:changed"
+
+logger = logging.getLogger(__name__)
+_read_failing = False
+
+
+def publish_change() -> int | None:
+    """INCR the counter and PUBLISH its new value; None (logged) when Redis is not reachable."""
+    try:
+        client = get_client()
+        version = int(client.incr(VERSION_KEY))
+        client.publish(CHANNEL, version)
+    except (redis.RedisError, ImproperlyConfigured, OSError) as exc:
+        # The write is committed: failing the request now would only make the client retry it.
+        logger.warning("strategy change signal not sent (consumers will notice by polling the DB): %s", exc)
+        return None
+    return version
+
+
+def signal_change_on_commit() -> None:
+    transaction.on_commit(publish_change)
+
+
+def read_signal_version() -> int:
+    """The counter's value; 0 if absent or unreadable (a poller then relies on the DB version)."""
+    global _read_failing
+    try:
+        raw = get_client().get(VERSION_KEY)
+    except (redis.RedisError, ImproperlyConfigured, OSError) as exc:
+        if not _read_failing:
+            logger.warning("strategy change counter unreadable, reporting 0: %s", exc)
+        _read_failing = True
+        return 0
+    _read_failing = False
+    try:
+        return int(raw) if raw is not None else 0
+    except ValueError:
+        return 0
