@@ -1,0 +1,49 @@
+"""The alert manager without Celery beat: `python manage.py run_alert_manager [--once] [--interval S]`.
+
+Runs the same checks as the beat tasks (they take the same Redis locks, so running this next to beat,
+or twice, is harmless). SIGTERM/SIGINT let the current pass finish and stop before the next one.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from alarm_backends.service.alert.manager.checks import run_all
+
+logger = logging.getLogger("alarm_backends.alert.manager")
+
+
+class Command(BaseCommand):
+    help = "Run the alert manager's periodic checks in a loop (or once)."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--once", action="store_true", help="one pass, then exit")
+        parser.add_argument("--interval", type=float, default=None,
+                            help="seconds between passes (default: BKM_ALERT_MANAGER_INTERVAL)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        interval = options["interval"] if options["interval"] is not None \
+            else float(settings.BKM_ALERT_MANAGER_INTERVAL_SECONDS)
+        self.stdout.write(f"alert manager: running every {interval:g}s" if not options["once"]
+                          else "alert manager: one pass")
+        self.stdout.flush()
+        passes = 0
+        while not stop.is_set():
+            results = run_all()
+            passes += 1
+            self.stdout.write(orjson.dumps(results, default=str).decode())
+            self.stdout.flush()
+            if options["once"]:
+                break
+            stop.wait(interval)
+        self.stdout.write(f"alert manager: stopped after {passes} passes")

@@ -1,0 +1,85 @@
+"""Run the embedded broker and Valkey in the foreground.
+
+    python manage.py run_embedded                      # serve until Ctrl-C / SIGTERM
+    python manage.py run_embedded -- python manage.py runserver   # and run a child with their addresses
+
+Services that are already configured (BK_MONITOR_KAFKA_HOST, REDIS_URL) are not started.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from alarm_backends.core.embedded import EmbeddedServiceError
+from alarm_backends.core.embedded.stack import start_stack
+
+
+class Command(BaseCommand):
+    help = "Start the embedded Kafka broker and Valkey (where not configured) and keep them running."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--env-file", default=str(settings.VAR_DIR / "embedded.env"),
+                            help="where to write the services' addresses as KEY=VALUE lines")
+        parser.add_argument("child", nargs=argparse.REMAINDER,
+                            help="after --: a command to run with the services' addresses in its environment")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        child = [a for a in options["child"] if a != "--"] if options["child"] else []
+        try:
+            stack = start_stack(want_kafka=settings.KAFKA_CLUSTER is None, want_redis=not settings.REDIS_URL)
+        except EmbeddedServiceError as exc:
+            raise CommandError(str(exc)) from exc
+        stop = threading.Event()
+        received: list[int] = []
+
+        def on_signal(signum: int, _frame: object) -> None:
+            received.append(signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        try:
+            self._announce(stack.env, options["env_file"])
+            if child:
+                exit_code = self._run_child(child, stack.env, stop, received)
+                if exit_code in (-signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGINT):
+                    exit_code = 0  # stopped on purpose (directly, or a runner reporting it like a shell)
+                if exit_code:
+                    raise CommandError(f"{' '.join(child)} exited with status {exit_code}", returncode=exit_code)
+            else:
+                stop.wait()
+        finally:
+            self.stdout.write("stopping embedded services")
+            stack.stop()
+
+    def _announce(self, env: dict[str, str], env_file: str) -> None:
+        os.makedirs(os.path.dirname(env_file) or ".", exist_ok=True)
+        with open(env_file, "w") as fh:
+            fh.writelines(f"{k}={v}\n" for k, v in env.items())
+        for key, value in env.items():
+            self.stdout.write(f"{key}={value}")
+        if not env:
+            self.stdout.write("nothing to start: Kafka and Redis are configured externally")
+        self.stdout.flush()
+
+    def _run_child(self, argv: list[str], env: dict[str, str], stop: threading.Event, received: list[int]) -> int:
+        # the child's own children (a process runner's `python ...`) must find this interpreter first
+        path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+        proc = subprocess.Popen(argv, env={**os.environ, **env, "PATH": path})
+        while proc.poll() is None:
+            if stop.wait(0.2):
+                proc.send_signal(received[-1] if received else signal.SIGTERM)
+                try:
+                    return proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    return proc.wait()
+        return proc.returncode

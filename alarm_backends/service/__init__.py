@@ -1,0 +1,1 @@
+"""Alarm pipeline services (detect, trigger, ...), one package per stage."""

@@ -1,0 +1,1 @@
+"""The alert domain: lifecycle (pure), builder (events -> alerts, transactional), manual operations, sweeps."""

@@ -1,0 +1,180 @@
+"""The alert builder: a batch of events in, alerts and logs out, in one transaction.
+
+The consumer calls `apply_events` once per batch and commits its offsets after it returns. Only events
+whose event_id is not stored yet are applied, so replaying any batch, or any overlapping range of one,
+changes nothing. Queries are per batch, not per event.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Count, F, Max
+
+from bkmonitor.alerts.lifecycle import (
+    ABNORMAL,
+    OPENING_TYPES,
+    AlertState,
+    EventIn,
+    Limits,
+    LogEntry,
+    Qos,
+    Series,
+    apply_event,
+)
+from bkmonitor.alerts.store import chunks, limits_from_settings, to_log_rows, to_model, to_state, update_alerts
+from bkmonitor.alerts.validation import InvalidEvent, parse_event, validate_event
+from bkmonitor.models import Alert, AlertLog, Event, LogOp
+
+__all__ = ["BuildResult", "InvalidEvent", "apply_events", "apply_parsed", "parse_event", "validate_event"]
+
+logger = logging.getLogger(__name__)
+CHANGE_OPS = (LogOp.CREATE, LogOp.RECOVER, LogOp.CLOSE)
+#: a concurrent writer of the same new event makes our insert fail; a retry then sees it as stored
+ATTEMPTS = 3
+#: PostgreSQL deadlock / serialization failure: two builders locked the same alerts (e.g. during a rebalance)
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    new_events: int
+    duplicates: int
+    opened: list[int] = field(default_factory=list)
+    ended: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+
+
+def apply_events(events: list[dict[str, Any]], limits: Limits | None = None) -> BuildResult:
+    """Validate every event (InvalidEvent before any write), then store and apply the new ones atomically."""
+    return apply_parsed([parse_event(event) for event in events], limits)
+
+
+def apply_parsed(items: list[tuple[EventIn, dict[str, Any]]], limits: Limits | None = None) -> BuildResult:
+    """apply_events for events already checked with parse_event (a consumer that dead-letters
+    invalid events one by one has parsed them once already)."""
+    parsed: dict[str, tuple[EventIn, dict[str, Any]]] = {}
+    for item in items:
+        parsed.setdefault(item[0].event_id, item)
+    repeated_in_batch = len(items) - len(parsed)
+    limits = limits or limits_from_settings()
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with transaction.atomic():
+                result = _apply(parsed, limits)
+        except (IntegrityError, OperationalError) as exc:
+            if attempt == ATTEMPTS or not _retryable(exc):
+                raise
+            logger.warning("alert batch conflicted with a concurrent writer (%s); retrying (attempt %d)", exc, attempt)
+            continue
+        return BuildResult(result.new_events, result.duplicates + repeated_in_batch, result.opened,
+                           result.ended, result.updated)
+    raise AssertionError("unreachable")
+
+
+def _retryable(exc: Exception) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) -> BuildResult:
+    stored = _stored_event_ids(list(parsed))
+    new = sorted((item for event_id, item in parsed.items() if event_id not in stored), key=lambda i: i[0].sort_key)
+    if not new:
+        return BuildResult(0, len(stored))
+    series = _load_series(sorted({e.dedupe_md5 for e, _ in new}), min(e.time for e, _ in new), limits)
+    qos = Qos(limits.qos_per_minute, _qos_counts([e for e, _ in new if e.event_type in OPENING_TYPES]))
+
+    logs: list[LogEntry] = []
+    touched: dict[int, AlertState] = {}  # id(state) -> state, in first-touch order
+    opened: list[AlertState] = []
+    ended: list[AlertState] = []
+    event_alerts: list[AlertState | None] = []
+    for event, _ in new:
+        outcome = apply_event(series[event.dedupe_md5], event, qos, limits)
+        logs.extend(outcome.logs)
+        opened.extend(outcome.opened)
+        ended.extend(outcome.ended)
+        event_alerts.append(outcome.alert)
+        for entry in outcome.logs:
+            if entry.alert is not None:
+                touched.setdefault(id(entry.alert), entry.alert)
+
+    _write_alerts(list(touched.values()))
+    Event.objects.bulk_create(
+        [Event(**row, alert_id=alert.id if alert is not None else None) for (_, row), alert in zip(new, event_alerts)],
+        batch_size=1000)
+    AlertLog.objects.bulk_create(to_log_rows(logs), batch_size=1000)
+
+    opened_ids = {id(a) for a in opened}
+    ended_ids = {id(a) for a in ended}
+    return BuildResult(
+        new_events=len(new), duplicates=len(stored),
+        opened=[a.id for a in opened if a.id is not None],
+        ended=[a.id for a in ended if a.id is not None],
+        updated=[a.id for a in touched.values()
+                 if a.dirty and a.id is not None and id(a) not in opened_ids and id(a) not in ended_ids])
+
+
+def _stored_event_ids(event_ids: list[str]) -> set[str]:
+    stored: set[str] = set()
+    for part in chunks(event_ids):
+        stored.update(Event.objects.filter(event_id__in=part).values_list("event_id", flat=True))
+    return stored
+
+
+def _load_series(keys: list[str], min_time: int, limits: Limits) -> dict[str, Series]:
+    """Each key's latest alert (its ABNORMAL one, else its most recent ended one) and recent state changes."""
+    series = {key: Series(key) for key in keys}
+    for part in chunks(keys):
+        # Alerts of one dedupe_md5 follow each other (one ABNORMAL at a time), so the highest id is the latest.
+        latest = Alert.objects.filter(dedupe_md5__in=part).values("dedupe_md5").annotate(last=Max("id"))
+        last_ids = [row["last"] for row in latest]
+        # In id order, so two builders that meet on the same alerts wait for each other instead of deadlocking.
+        for alert in Alert.objects.select_for_update().filter(id__in=last_ids).order_by("id"):
+            state = to_state(alert)
+            if state.status == ABNORMAL:
+                series[alert.dedupe_md5].abnormal = state
+            else:
+                series[alert.dedupe_md5].last_ended = state
+        # Manual operations have no event_id: flapping counts what the events did.
+        lookback = min_time - limits.flapping_window
+        changes = (AlertLog.objects.filter(dedupe_md5__in=part, op__in=CHANGE_OPS, time__gt=lookback)
+                   .exclude(event_id="").order_by("time").values_list("dedupe_md5", "time"))
+        for key, time in changes:
+            series[key].changes.append(time)
+    return series
+
+
+def _qos_counts(opening: list[EventIn]) -> dict[tuple[int, int, int], int]:
+    """Alerts already opened per (strategy_id, severity, minute) in the minutes this batch may open alerts in."""
+    if not opening:
+        return {}
+    low = min(e.time for e in opening) // 60 * 60
+    high = (max(e.time for e in opening) // 60 + 1) * 60
+    counts: dict[tuple[int, int, int], int] = defaultdict(int)
+    for part in chunks(sorted({e.strategy_id for e in opening})):
+        rows = (Alert.objects.filter(strategy_id__in=part, open_time__gte=low, open_time__lt=high)
+                .annotate(minute=F("open_time") / 60).values("strategy_id", "severity", "minute")
+                .annotate(n=Count("id")).order_by())
+        for row in rows:
+            counts[(row["strategy_id"], row["severity"], row["minute"])] += row["n"]
+    return counts
+
+
+def _write_alerts(alerts: Iterable[AlertState]) -> None:
+    alerts = list(alerts)
+    # Existing alerts first: a replaced ABNORMAL alert must be CLOSED before its successor is inserted.
+    changed = [a for a in alerts if a.id is not None and a.dirty]
+    if changed:
+        update_alerts(changed)
+    fresh = [a for a in alerts if a.id is None]
+    if fresh:
+        created = Alert.objects.bulk_create([to_model(a) for a in fresh], batch_size=500)
+        for state, model in zip(fresh, created):
+            state.id = model.pk

@@ -1,0 +1,65 @@
+"""The README's run command, as a new user runs it: start, see the first alert
+through the API, stop cleanly."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from alarm_backends.core.embedded.base import free_loopback_port, port_accepts
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_make_run_raises_the_first_alert_visible_through_the_api_and_stops_cleanly(tmp_path: Path) -> None:
+    port = free_loopback_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BK_MONITOR_KAFKA", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"))}
+    env.update({"BKM_VAR_DIR": str(tmp_path), "PORT": str(port), "BKM_DEMO_ADMIN_PASSWORD": "pw-for-test"})
+    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    lines: list[str] = []
+    token = None
+    first_alert = None
+    try:
+        deadline = time.monotonic() + 150
+        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
+        reader.start()
+        while first_alert is None and time.monotonic() < deadline:
+            assert proc.poll() is None, "\n".join(lines[-40:])
+            if token is None:
+                found = [m.group(1) for line in lines if (m := re.search(r"API token ([0-9a-f]{40})", line))]
+                token = found[0] if found else None
+            if token and port_accepts("127.0.0.1", port):
+                response = requests.get(f"http://127.0.0.1:{port}/api/v1/alerts/?ordering=id",
+                                        headers={"Authorization": f"Token {token}"}, timeout=5)
+                assert response.status_code == 200, response.text
+                results = response.json()["results"]
+                first_alert = results[0] if results else None
+            time.sleep(0.5)
+        assert first_alert is not None, "no alert within 150 s:\n" + "\n".join(lines[-60:])
+        assert first_alert["alert_name"].startswith("Machine temperature")
+        assert first_alert["dimensions"] == {"bk_target_ip": "machine-1"}
+        anonymous = requests.get(f"http://127.0.0.1:{port}/api/v1/alerts/", timeout=5)
+        assert anonymous.status_code in (401, 403)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        reader.join(timeout=10)
+    output = "\n".join(lines)
+    assert "access: stopped after" in output and "alert: stopped after" in output, output[-3000:]
+    assert "stopping embedded services" in output
+    deadline = time.monotonic() + 10
+    while port_accepts("127.0.0.1", port) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not port_accepts("127.0.0.1", port)
