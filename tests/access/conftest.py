@@ -3,7 +3,6 @@ access stage against them (in-process or as real `run_access` processes)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -27,6 +26,7 @@ from alarm_backends.service.access.data.sources import load_strategies, strategy
 from alarm_backends.core.storage.redis import get_client
 from metadata.models import ClusterInfo, KafkaStorage, ResultTable
 from tests.kafka.helpers import FAST_JOIN, consumer, drain
+from tests.processes import stop_process, wait_for_banner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,11 +46,7 @@ class World:
     def started(self, proc: subprocess.Popen[str], banner: str) -> subprocess.Popen[str]:
         """Track a child (killed at teardown if a test fails) and wait until it says it runs."""
         self.children.append(proc)
-        assert proc.stdout is not None
-        for line in proc.stdout:  # started (and handling SIGTERM) once it says so
-            if line.startswith(banner):
-                return proc
-        raise AssertionError(f"{banner!r} never printed; exit status {proc.wait()}")
+        return wait_for_banner(proc, banner)  # started (and handling SIGTERM) once it says so
 
     def create_strategy(self, config: dict[str, Any]) -> dict[str, Any]:
         response = self.api.post("/api/v1/strategies/", config, format="json")
@@ -128,14 +124,6 @@ def world(transactional_db: None, kafka_cluster: KafkaClusterConfig, redis_url: 
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-
-def stop_process(proc: subprocess.Popen[str]) -> str:
-    """SIGTERM a consumer process; it must drain and exit 0. Returns what it printed."""
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out
 
 
 def wait_until(predicate: Any, timeout: float, step: Any = None) -> bool:

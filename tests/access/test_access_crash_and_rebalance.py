@@ -17,7 +17,8 @@ from alarm_backends.service.access.data.index import StrategyIndex
 from alarm_backends.service.access.data.processor import AccessProcessor
 from alarm_backends.service.access.data.sources import load_strategies
 from alarm_backends.service.access.data.state import PartitionState
-from tests.access.conftest import World, stop_process
+from tests.access.conftest import World
+from tests.processes import output_of, stop_process
 from tests.access.test_access_e2e import api_config, metric
 
 T0 = 1_700_000_040 - 1_700_000_040 % 60
@@ -53,7 +54,7 @@ def emitted_count(world: World) -> int:
 def wait_for_progress(world: World, proc: subprocess.Popen[str], above: int, timeout: float = 40) -> None:
     deadline = time.monotonic() + timeout
     while emitted_count(world) <= above:
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert proc.poll() is None, output_of(proc)
         assert time.monotonic() < deadline, "run_access made no progress"
         time.sleep(0.05)
 

@@ -17,7 +17,8 @@ from alarm_backends.service.access.data.processor import AccessProcessor
 from alarm_backends.service.access.data.state import PartitionState
 from bkmonitor.alerts.builder import apply_events
 from bkmonitor.models import Alert, AlertLog, Event
-from tests.access.conftest import ROOT, World, stop_process
+from tests.access.conftest import ROOT, World
+from tests.processes import output_of, stop_process
 from tests.access.strategies import threshold_strategy
 
 T0 = 1_700_000_040 - 1_700_000_040 % 60
@@ -78,7 +79,7 @@ def wait_for_events(count: int, proc: subprocess.Popen[str] | None = None, timeo
     deadline = time.monotonic() + timeout
     while Event.objects.count() < count:
         if proc is not None:
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert proc.poll() is None, output_of(proc)
         assert time.monotonic() < deadline, f"{Event.objects.count()} of {count} events stored"
         time.sleep(0.05)
 
