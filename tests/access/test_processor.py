@@ -127,8 +127,10 @@ def test_a_changed_item_starts_afresh_and_the_others_keep_their_state() -> None:
     assert new_index.changed_items(index) == {"3.31"}
     new_fp = {uid: spec.fingerprint for uid, spec in new_index.items.items()}
     restored = PartitionState.load(snapshot, 0, new_index.intervals, new_fp)
-    assert {s[0] for s in restored.memory} == {"1.11"}
-    assert restored.memory[("1.11", ("10.0.0.1",))].anomalies == {1: [T0]}
+    [memory] = restored.memory.values()  # both items read one aggregation: its history is kept
+    assert (memory.last_closed, memory.last_value) == (T0, 95.0)
+    assert set(memory.items or {}) == {"1.11"}
+    assert memory.items["1.11"].anomalies == {1: [T0]}
 
 
 def kinds(events: list[dict]) -> list[tuple[str, int, int]]:

@@ -36,7 +36,8 @@ def test_an_event_index_holds_only_event_items_keyed_by_the_event_name() -> None
     events = StrategyIndex(strategies, TABLES, data_type_label="event")
     metrics = StrategyIndex(strategies, TABLES)
     assert list(events.items) == ["2.21"] and events.topics == [TOPIC]
-    assert [(i.uid, i.agg_method) for i in events.metrics_for_topic(TOPIC)["disk_full"]] == [("2.21", "COUNT")]
+    assert [(i.uid, i.agg_method) for agg in events.metrics_for_topic(TOPIC)["disk_full"] for i in agg.items] \
+        == [("2.21", "COUNT")]
     assert list(metrics.items) == ["1.11"] and metrics.topics == ["bkm_cpu"]
 
 

@@ -1,6 +1,12 @@
 """The strategy index: enabled strategies (DESIGN.md 4.3 JSON) compiled once per
-change into what the hot path needs: table -> metric -> items, with compiled
-conditions, levels in severity order and the history each item reads."""
+change into what the hot path needs: table -> metric -> aggregations -> items,
+with compiled conditions, levels in severity order and the history each item reads.
+
+Items whose query aggregates the same way (table, metric, method, interval,
+dimensions, condition) share one aggregation: a point is added to its window
+once, however many strategies watch it, and the aggregated series' history is
+kept once. Only detection, triggering and alert state are per item.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -26,6 +32,7 @@ class LevelSpec:
     uptime: tuple[tuple[int, int], ...]  # (start minute, end minute) of day, inclusive
     recovery_config: dict[str, Any]
     detector: Detector  # (value, t, interval, history) -> anomalous?
+    detector_key: str  # equal for levels that detect alike (same algorithms, connector and unit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +53,7 @@ class ItemSpec:
     unit: str
     history_offsets: tuple[int, ...]
     fingerprint: str
+    agg_uid: str  # the aggregation this item reads (shared by items that aggregate alike)
     no_data_config: dict[str, Any] = field(default_factory=dict)
     key_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(default=lambda d: ())  # series key
 
@@ -103,21 +111,65 @@ def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSp
             trigger_count=int(trigger.get("count", 1)), check_window=int(trigger.get("check_window", 1)),
             uptime=_uptime(trigger), recovery_config=dict(detect.get("recovery_config", {})),
             detector=compile_level(by_level[level], detect.get("connector", "and"), str(query.get("unit") or "")),
+            detector_key=orjson.dumps(
+                [[{k: v for k, v in a.items() if k not in ("level", "id")} for a in by_level[level]],
+                 detect.get("connector", "and"), str(query.get("unit") or "")], option=orjson.OPT_SORT_KEYS).decode(),
         ))
     offsets = sorted({o for lv in levels for a in lv.algorithms for o in required_history(a, interval)})
     fingerprint = hashlib.md5(orjson.dumps(
         [strategy.get("bk_biz_id"), query, item.get("algorithms"), strategy.get("detects")],
         option=orjson.OPT_SORT_KEYS)).hexdigest()
+    method = str(query.get("agg_method", "AVG")).upper()
+    dimensions = tuple(query.get("agg_dimension") or ())
+    agg_uid = "a" + hashlib.md5(orjson.dumps(
+        [query["result_table_id"], query_metric(query), method, interval, dimensions, query.get("agg_condition") or []],
+        option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
     return ItemSpec(
         uid=f"{strategy['id']}.{item['id']}", strategy_id=int(strategy["id"]), item_id=int(item["id"]),
         strategy_name=str(strategy.get("name", "")), item_name=str(item.get("name", "")),
         bk_biz_id=int(strategy.get("bk_biz_id", 0)), table_id=query["result_table_id"],
-        metric=query_metric(query), agg_method=str(query.get("agg_method", "AVG")).upper(),
-        interval=interval, dimensions=tuple(query.get("agg_dimension") or ()),
+        metric=query_metric(query), agg_method=method, interval=interval, dimensions=dimensions,
         condition=compile_conditions(query.get("agg_condition")), levels=tuple(levels),
         unit=str(query.get("unit") or ""), history_offsets=tuple(offsets), fingerprint=fingerprint,
+        agg_uid=agg_uid,
         no_data_config=dict(item.get("no_data_config") or {}),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class AggSpec:
+    """One aggregation and the items that read it (all of them query it alike)."""
+    uid: str
+    items: tuple[ItemSpec, ...]
+    interval: int
+    agg_method: str
+    condition: Predicate | None
+    key_of: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    history_offsets: tuple[int, ...]  # union of the items' look-backs
+    watches_nodata: bool  # some item has no_data_config enabled
+    # Levels that detect alike run once per window: `detectors` are the distinct ones, and
+    # `plans` gives per item its levels (most severe first) with the index of their detector.
+    detectors: tuple[Detector, ...]
+    plans: tuple[tuple[ItemSpec, tuple[tuple[LevelSpec, int], ...]], ...]
+
+    @classmethod
+    def of(cls, uid: str, items: list[ItemSpec]) -> AggSpec:
+        first = items[0]
+        slots: dict[str, int] = {}
+        detectors: list[Detector] = []
+        plans = []
+        for item in items:
+            plan = []
+            for level in item.levels:
+                slot = slots.get(level.detector_key)
+                if slot is None:
+                    slot = slots[level.detector_key] = len(detectors)
+                    detectors.append(level.detector)
+                plan.append((level, slot))
+            plans.append((item, tuple(plan)))
+        return cls(uid, tuple(items), first.interval, first.agg_method, first.condition, first.key_of,
+                   tuple(sorted({o for i in items for o in i.history_offsets})),
+                   any(i.no_data_config.get("is_enabled") for i in items), tuple(detectors), tuple(plans))
 
 
 class StrategyIndex:
@@ -129,7 +181,7 @@ class StrategyIndex:
         self.data_type_label = data_type_label
         self.items: dict[str, ItemSpec] = {}
         self.skipped: list[str] = []
-        by_table: dict[str, dict[str, list[ItemSpec]]] = {}
+        grouped: dict[str, list[ItemSpec]] = {}
         for strategy in strategies:
             if not strategy.get("is_enabled", True):
                 continue
@@ -142,17 +194,21 @@ class StrategyIndex:
                     self.skipped.append(f"{spec.uid}: result table {spec.table_id!r} has no Kafka storage")
                     continue
                 self.items[spec.uid] = spec
-                by_table.setdefault(spec.table_id, {}).setdefault(spec.metric, []).append(spec)
+                grouped.setdefault(spec.agg_uid, []).append(spec)
+        self.aggs = {uid: AggSpec.of(uid, items) for uid, items in grouped.items()}
+        by_table: dict[str, dict[str, list[AggSpec]]] = {}
+        for agg in self.aggs.values():
+            by_table.setdefault(agg.items[0].table_id, {}).setdefault(agg.items[0].metric, []).append(agg)
         self.by_table = by_table
         self.table_by_topic = {topics_by_table[t]: t for t in by_table}
-        self.methods = {uid: spec.agg_method for uid, spec in self.items.items()}
-        self.intervals = {uid: spec.interval for uid, spec in self.items.items()}
+        self.methods = {uid: agg.agg_method for uid, agg in self.aggs.items()}
+        self.intervals = {uid: agg.interval for uid, agg in self.aggs.items()}
 
     @property
     def topics(self) -> list[str]:
         return sorted(self.table_by_topic)
 
-    def metrics_for_topic(self, topic: str) -> dict[str, list[ItemSpec]]:
+    def metrics_for_topic(self, topic: str) -> dict[str, list[AggSpec]]:
         table = self.table_by_topic.get(topic)
         return self.by_table.get(table, {}) if table else {}
 

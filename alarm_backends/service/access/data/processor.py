@@ -7,14 +7,14 @@ for look-backs longer than the in-memory horizon (one pipeline per call).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from alarm_backends.service.access.data.history import HistoryView, LongHistory, SeriesId
-from alarm_backends.service.access.data.index import ItemSpec, StrategyIndex
+from alarm_backends.service.access.data.index import AggSpec, ItemSpec, LevelSpec, StrategyIndex
 from alarm_backends.service.access.data.parse import Point, parse_metric_message
-from alarm_backends.service.access.data.state import PartitionState, SeriesMemory
+from alarm_backends.service.access.data.state import ItemMemory, PartitionState, SeriesMemory
 from alarm_backends.service.access.data.windows import ClosedWindow
 from alarm_backends.service.trigger.event import build_event, build_status_event
 from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_start
@@ -38,7 +38,8 @@ class AccessProcessor:
         self.index = index
 
     def ingest(self, state: PartitionState, topic: str, raw: bytes | None) -> int:
-        """Add one message's points; raises InvalidMessage (nothing is added then)."""
+        """Add one message's points (once per aggregation that reads them); raises InvalidMessage
+        (nothing is added then). Returns the points added to a window."""
         points = self.parser(raw)
         by_metric = self.index.metrics_for_topic(topic)
         add = state.windows.add
@@ -48,15 +49,15 @@ class AccessProcessor:
             dims = point.dimensions
             identity = None
             for metric, value in point.metrics.items():
-                items = by_metric.get(metric)
-                if not items:
+                aggs = by_metric.get(metric)
+                if not aggs:
                     continue
-                for item in items:
-                    if item.condition is not None and not item.condition(dims):
+                for agg in aggs:
+                    if agg.condition is not None and not agg.condition(dims):
                         continue
                     if identity is None:
                         identity = point.identity or tuple(sorted(dims.items()))
-                    accepted += add((item.uid, item.key_of(dims)), point.time, item.interval, value, identity)
+                    accepted += add((agg.uid, agg.key_of(dims)), point.time, agg.interval, value, identity)
             observe(point.time)
         return accepted
 
@@ -67,13 +68,17 @@ class AccessProcessor:
     @index.setter
     def index(self, index: StrategyIndex) -> None:
         self._index = index
-        # per item: (memory horizon in seconds, look-backs read from Redis, their TTL)
+        # per aggregation: (memory horizon in seconds, look-backs read from Redis, their TTL)
         self._history_plan: dict[str, tuple[int, tuple[int, ...], int]] = {}
-        for uid, item in index.items.items():
-            short = [o for o in item.history_offsets if o <= self.memory_seconds]
-            long = tuple(o for o in item.history_offsets if o > self.memory_seconds)
+        for uid, agg in index.aggs.items():
+            short = [o for o in agg.history_offsets if o <= self.memory_seconds]
+            long = tuple(o for o in agg.history_offsets if o > self.memory_seconds)
             self._history_plan[uid] = (max(short, default=0), long, max(long, default=0) + DAY)
-        self._watched_items = {uid for uid, item in index.items.items() if item.no_data_config.get("is_enabled")}
+
+    def item_seen(self, state: PartitionState) -> dict[str, int]:
+        """Item uid -> start of the latest window of its aggregation closed in this partition."""
+        seen = state.agg_seen
+        return {uid: seen[item.agg_uid] for uid, item in self.index.items.items() if item.agg_uid in seen}
 
     def close_windows(self, state: PartitionState) -> list[dict[str, Any]]:
         closed = state.windows.close_ready(self.index.methods)
@@ -81,15 +86,15 @@ class AccessProcessor:
         if closed:
             long_values = self._fetch_long(closed)
             long_writes: list[tuple[SeriesId, int, float, int]] = []
-            seen = state.item_seen
-            items, plans = self.index.items, self._history_plan
+            seen = state.agg_seen
+            aggs, plans = self.index.aggs, self._history_plan
             for window in closed:
                 uid = window.series[0]
-                item = items[uid]
                 if window.start > seen.get(uid, -1):
                     seen[uid] = window.start
-                self._close_one(state, item, window, long_values.get(window.series) if long_values else None, events)
-                _horizon, long_offsets, ttl = plans[uid]
+                horizon, long_offsets, ttl = plans[uid]
+                self._close_one(state, aggs[uid], horizon, window,
+                                long_values.get(window.series) if long_values else None, events)
                 if long_offsets:
                     long_writes.append((window.series, window.start, window.value, ttl))
             if long_writes and self.long_history is not None:
@@ -101,68 +106,87 @@ class AccessProcessor:
         state.events += len(events)
         return events
 
-    def _close_one(self, state: PartitionState, item: ItemSpec, window: ClosedWindow,
+    def _close_one(self, state: PartitionState, agg: AggSpec, horizon: int, window: ClosedWindow,
                    long_values: dict[int, float] | None, events: list[dict[str, Any]]) -> None:
-        t, value = window.start, window.value
+        """One closed window of an aggregated series, through every item that reads it."""
+        t, value, key = window.start, window.value, window.series[1]
         mem = state.series_memory(window.series)
-        series = window.series
-        if mem.last_closed is not None and t - mem.last_closed > item.interval:
+        history = mem.history
+        view = HistoryView(history, long_values) if long_values else history
+        unit = agg.interval
+        flags = [detector(value, t, unit, view) for detector in agg.detectors]
+        gap = mem.last_closed is not None and t - mem.last_closed > unit
+        if mem.items or (gap and agg.watches_nodata) or any(flags):  # else: nothing pends, nothing new
+            for item, plan in agg.plans:
+                imem = mem.items.get(item.uid) if mem.items else None
+                anomalous = [level for level, slot in plan if flags[slot]]
+                if imem is None and not anomalous and not (gap and item.no_data_config.get("is_enabled")):
+                    continue
+                imem = self._close_item(item, mem, imem or ItemMemory(), key, window, anomalous, gap, events)
+                mem.settle(item.uid, imem)
+            if mem.items:
+                state.watch.add(window.series)
+        mem.last_closed, mem.last_value = t, value
+        history[t] = value
+        if len(history) > horizon // unit + 1:  # something fell out of the look-back (or a gap)
+            oldest = t - horizon
+            for old in [s for s in history if s < oldest]:
+                del history[old]
+        if agg.watches_nodata:
+            state.watch.add(window.series)
+
+    def _close_item(self, item: ItemSpec, mem: SeriesMemory, imem: ItemMemory, key: tuple[Any, ...],
+                    window: ClosedWindow, anomalous: list[LevelSpec], gap: bool,
+                    events: list[dict[str, Any]]) -> ItemMemory:
+        t, value = window.start, window.value
+        if gap:
             # data is back after a gap the silence scan may not have seen yet (batch boundaries)
-            self._silence(item, mem, series, t - item.interval, events)
-        if mem.nodata_open:
-            mem.nodata_open = False
-            events.append(self._status("recovered", item, self._nodata_level(item), t, value, series,
+            self._silence(item, mem, imem, key, t - item.interval, events)
+        if imem.nodata_open:
+            imem.nodata_open = False
+            events.append(self._status("recovered", item, self._nodata_level(item), t, value, key,
                                        about_nodata=True))
-        fired = self._detect_and_trigger(mem, item, window, long_values)
+        fired = self._trigger(imem, item, window, anomalous)
         if fired is not None:
             level, event = fired
             events.append(event)
-            if mem.alert_level is None or level < mem.alert_level:
-                mem.alert_level = level
-            mem.clean = 0
-        elif mem.alert_level is not None and self._still_met(mem, item, mem.alert_level, t):
-            mem.clean = 0
-        elif mem.alert_level is not None:
-            rule = self._rule(item, mem.alert_level)
-            mem.clean += 1
-            if mem.clean >= rule.check_window:
-                events.append(self._status(rule.ends_as, item, mem.alert_level, t, value, series,
+            if imem.alert_level is None or level < imem.alert_level:
+                imem.alert_level = level
+            imem.clean = 0
+        elif imem.alert_level is not None and self._still_met(imem, item, imem.alert_level, t):
+            imem.clean = 0
+        elif imem.alert_level is not None:
+            rule = self._rule(item, imem.alert_level)
+            imem.clean += 1
+            if imem.clean >= rule.check_window:
+                events.append(self._status(rule.ends_as, item, imem.alert_level, t, value, key,
                                            reason="recovery_config: status_setter close"
                                            if rule.ends_as == "closed" else ""))
-                mem.alert_level, mem.clean = None, 0
-            elif mem.clean == 1:
-                events.append(self._status("recovering", item, mem.alert_level, t, value, series))
-        mem.last_closed, mem.last_value = t, value
-        if mem.alert_level is not None or mem.nodata_open or item.uid in self._watched_items:
-            state.watch.add(window.series)
-        else:
-            state.watch.discard(window.series)
+                imem.alert_level, imem.clean = None, 0
+            elif imem.clean == 1:
+                events.append(self._status("recovering", item, imem.alert_level, t, value, key))
+        return imem
 
-    def _detect_and_trigger(self, mem: SeriesMemory, item: ItemSpec, window: ClosedWindow,
-                            long_values: dict[int, float] | None) -> tuple[int, dict[str, Any]] | None:
+    def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow,
+                 anomalous: list[LevelSpec]) -> tuple[int, dict[str, Any]] | None:
+        """Record this window's anomalies (levels most severe first) and fire the N-of-M trigger."""
         t, value = window.start, window.value
-        view = HistoryView(mem.history, long_values) if long_values else mem.history
         unit = item.interval
         fired = None
-        for level in item.levels:  # most severe first
-            if not level.detector(value, t, unit, view):
-                continue
-            times = mem.anomalies.setdefault(level.level, [])
+        for level in anomalous:
+            times = imem.anomalies.setdefault(level.level, [])
             times.append(t)
             if fired is None and count_in_window(times, t, level.check_window, unit) >= level.trigger_count \
                     and in_uptime(t, level.uptime, self.tz):
                 fired = level
         for level in item.levels:
-            times = mem.anomalies.get(level.level)
+            times = imem.anomalies.get(level.level)
             if times:
-                mem.anomalies[level.level] = prune(times, t, level.check_window, unit)
-        history = mem.history
-        history[t] = value
-        horizon = self._history_plan[item.uid][0]
-        if len(history) > horizon // unit + 1:  # something fell out of the look-back (or a gap)
-            oldest = t - horizon
-            for old in [s for s in history if s < oldest]:
-                del history[old]
+                kept = prune(times, t, level.check_window, unit)
+                if kept:
+                    imem.anomalies[level.level] = kept
+                else:
+                    del imem.anomalies[level.level]
         if fired is None:
             return None
         low = window_start(t, fired.check_window, unit)
@@ -170,7 +194,7 @@ class AccessProcessor:
         return fired.level, build_event(
             strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
             bk_biz_id=item.bk_biz_id, level=fired.level, t=t, value=value, dimensions=dimensions,
-            anomaly_times=[a for a in mem.anomalies.get(fired.level, []) if low <= a <= t], uid=item.uid,
+            anomaly_times=[a for a in imem.anomalies.get(fired.level, []) if low <= a <= t], uid=item.uid,
             interval=unit, metric=item.metric, table_id=item.table_id, points=window.points,
         )
 
@@ -179,47 +203,60 @@ class AccessProcessor:
         watermark = state.windows.watermark
         full = state.watch_stale or (watermark // 60) % 60 == 0
         state.watch_stale = False
+        aggs = self.index.aggs
         for series in list(state.memory if full else state.watch):
             mem = state.memory.get(series)
-            item = self.index.items.get(series[0])
-            if item is None or mem is None or mem.last_closed is None:
+            agg = aggs.get(series[0])
+            if agg is None or mem is None or mem.last_closed is None:
                 state.watch.discard(series)
                 continue
-            self._silence(item, mem, series, watermark, events)
-            if mem.alert_level is None and not mem.nodata_open and watermark - mem.last_closed > FORGET_AFTER:
+            key = series[1]
+            for item in agg.items:
+                imem = mem.items.get(item.uid) if mem.items else None
+                if imem is None:
+                    if not item.no_data_config.get("is_enabled"):
+                        continue
+                    imem = ItemMemory()
+                self._silence(item, mem, imem, key, watermark, events)
+                mem.settle(item.uid, imem)
+            alerting = mem.items is not None and any(m.alert_level is not None or m.nodata_open
+                                                     for m in mem.items.values())
+            if not alerting and watermark - mem.last_closed > FORGET_AFTER:
                 del state.memory[series]  # long gone: keep memory bounded
                 state.watch.discard(series)
-            elif full and (mem.alert_level is not None or mem.nodata_open or item.uid in self._watched_items):
+            elif mem.items or agg.watches_nodata:
                 state.watch.add(series)
+            else:
+                state.watch.discard(series)
 
-    def _silence(self, item: ItemSpec, mem: SeriesMemory, series: SeriesId, watermark: int,
-                 events: list[dict[str, Any]]) -> None:
+    def _silence(self, item: ItemSpec, mem: SeriesMemory, imem: ItemMemory, key: tuple[Any, ...],
+                 watermark: int, events: list[dict[str, Any]]) -> None:
         assert mem.last_closed is not None
         missing = missing_windows(mem.last_closed, watermark, item.interval)
         if missing <= 0:
             return
-        if mem.alert_level is not None:
-            rule = self._rule(item, mem.alert_level)
-            close_after = self._no_data_close_windows(item, mem.alert_level)
+        if imem.alert_level is not None:
+            rule = self._rule(item, imem.alert_level)
+            close_after = self._no_data_close_windows(item, imem.alert_level)
             if rule.on_nodata and missing >= rule.check_window:
                 t = silence_start(mem.last_closed, rule.check_window, item.interval)
-                events.append(self._status(rule.ends_as, item, mem.alert_level, t, mem.last_value, series,
+                events.append(self._status(rule.ends_as, item, imem.alert_level, t, mem.last_value, key,
                                            reason="no data"))
-                mem.alert_level, mem.clean = None, 0
+                imem.alert_level, imem.clean = None, 0
             elif missing >= close_after:
                 t = silence_start(mem.last_closed, close_after, item.interval)
-                events.append(self._status("closed", item, mem.alert_level, t, mem.last_value, series,
+                events.append(self._status("closed", item, imem.alert_level, t, mem.last_value, key,
                                            reason="no data"))
-                mem.alert_level, mem.clean = None, 0
+                imem.alert_level, imem.clean = None, 0
         nodata = item.no_data_config
-        if nodata.get("is_enabled") and not mem.nodata_open and missing >= int(nodata.get("continuous", 5)):
+        if nodata.get("is_enabled") and not imem.nodata_open and missing >= int(nodata.get("continuous", 5)):
             t = silence_start(mem.last_closed, int(nodata.get("continuous", 5)), item.interval)
-            events.append(self._status("no_data", item, self._nodata_level(item), t, 0.0, series,
+            events.append(self._status("no_data", item, self._nodata_level(item), t, 0.0, key,
                                        reason=f"no data for {nodata.get('continuous', 5)} windows"))
-            mem.nodata_open = True
+            imem.nodata_open = True
 
     @staticmethod
-    def _still_met(mem: SeriesMemory, item: ItemSpec, level: int, t: int) -> bool:
+    def _still_met(mem: ItemMemory, item: ItemSpec, level: int, t: int) -> bool:
         """Does the window ending at t still meet the alert level's N-of-M condition?"""
         for spec in item.levels:
             if spec.level == level:
@@ -245,9 +282,9 @@ class AccessProcessor:
         return int(item.no_data_config.get("level", 2))
 
     @staticmethod
-    def _status(kind: str, item: ItemSpec, level: int, t: int, value: float, series: SeriesId,
+    def _status(kind: str, item: ItemSpec, level: int, t: int, value: float, key: tuple[Any, ...],
                 reason: str = "", about_nodata: bool = False) -> dict[str, Any]:
-        dimensions = dict(zip(item.dimensions, series[1], strict=True))
+        dimensions = dict(zip(item.dimensions, key, strict=True))
         return build_status_event(kind, strategy_id=item.strategy_id, item_id=item.item_id,
                                   strategy_name=item.strategy_name, bk_biz_id=item.bk_biz_id, level=level, t=t,
                                   value=value, dimensions=dimensions, reason=reason, about_nodata=about_nodata)

@@ -102,8 +102,9 @@ class AccessRunner:
         index = StrategyIndex(strategies, topics_by_table, version=version,
                               data_type_label=self.access_type.data_type_label)
         changed = index.changed_items(self.index)
+        gone = set(self.index.aggs) - set(index.aggs)
         for state in self.states.values():
-            state.drop_items(changed)
+            state.drop(changed, gone)
         old_topics = self.index.topics
         self.index = index
         self.processor.index = index
@@ -200,7 +201,7 @@ class AccessRunner:
                     pipe.hset(self.progress_key, f"{key[0]}:{key[1]}", orjson.dumps({
                         "updated": now, "offset": state.offset, "max_time": state.windows.max_time,
                         "watermark": state.windows.watermark, "late": state.windows.late,
-                        "items": state.item_seen}))
+                        "items": self.processor.item_seen(state)}))
             pipe.execute()
             self._dirty.difference_update(keys)
         if only is None:
