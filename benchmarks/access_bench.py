@@ -5,15 +5,15 @@ confluent-kafka consume loop over the same topic, on the embedded broker, in one
     .venv/bin/python benchmarks/access_bench.py --series 2000 --windows 5 --no-scaling --profile
 
 Workload (flags): --series ips (10,000), each sending one message every --step seconds (60) of
-event time for --windows 60-second windows (4; with the runner's 60 s lateness the last two stay
-open, so 2 windows per series close); a message is the bk-monitor real-time format (DESIGN.md
+event time for --windows 60-second windows (10; with the runner's 60 s lateness the last two stay
+open, so 8 windows per series close); a message is the bk-monitor real-time format (DESIGN.md
 4.1) with --metrics values (10: metric0..metric9), keyed by the ip (a series stays in one
 partition), produced UNCOMPRESSED (the embedded broker serves snappy/lz4 batches ~8x slower,
 DESIGN.md 3) in event-time order to a 2-partition topic. --strategies (100): half Threshold
 (gte 100, 1 of 5), half SimpleRingRatio (ceil 100 %, floor 60 %, 1 of 1), strategy k on
 metric k % metrics, all on one result table mapped to the topic: every message feeds
 strategies/metrics items per metric, 100 items by default, so 10,000 ips make 1,000,000
-series. Values: a base per (ip, metric) in [20, 60], +-5 % noise, a x3 spike in 2 % of
+item series; the items of a metric aggregate alike, so they read 100,000 aggregated series. Values: a base per (ip, metric) in [20, 60], +-5 % noise, a x3 spike in 2 % of
 (ip, metric, window): ~2 % of closed windows become anomaly events.
 
 Rows (nothing pinned: broker, runners, event reader, and whatever else runs share the cores):
@@ -573,7 +573,9 @@ def run_memory(ips: int, metrics: int, windows: int, step: int, strategies: list
             processor.ingest(state, "mem", raw)
         peak_series = max(peak_series, len({*state.memory, *state.windows.open}))
         processor.close_windows(state)
-    series = len({*state.memory, *state.windows.open})
+    series_set = {*state.memory, *state.windows.open}
+    series = len(series_set)
+    item_series = sum(len(index.aggs[uid].items) for uid, _key in series_set)
     cur, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     elapsed = time.perf_counter() - t0
@@ -581,7 +583,9 @@ def run_memory(ips: int, metrics: int, windows: int, step: int, strategies: list
     return {"ips": ips, "windows": windows, "messages": len(subset), "series": series, "peak_bytes": peak - base,
             "bytes_per_series": (peak - base) / max(1, series),
             "held_bytes_per_series": (cur - base) / max(1, series), "snapshot_bytes_per_series": snapshot_bytes / max(
-                1, series), "seconds": elapsed}
+                1, series), "item_series": item_series, "bytes_per_item_series": (peak - base) / max(1, item_series),
+            "held_bytes_per_item_series": (cur - base) / max(1, item_series),
+            "snapshot_bytes_per_item_series": snapshot_bytes / max(1, item_series), "seconds": elapsed}
 
 
 # ---------------------------------------------------------------- report
@@ -597,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=10_000, help="ip addresses (message series)")
     ap.add_argument("--metrics", type=int, default=10, help="metric values per message")
     ap.add_argument("--strategies", type=int, default=100, help="strategies (half Threshold, half ring ratio)")
-    ap.add_argument("--windows", type=int, default=4,
+    ap.add_argument("--windows", type=int, default=10,
                     help="60 s windows of event time (the last two stay open: lateness 60 s)")
     ap.add_argument("--step", type=int, default=60, help="event-time seconds between two points of an ip")
     ap.add_argument("--raw-repeat", type=int, default=3)
@@ -622,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         facts["load_at_start"] = loadavg()
         strategies = build_strategies(args.strategies, args.metrics)
         index = StrategyIndex(strategies, {TABLE: "x"})
-        items_per_msg = sum(len(v) for v in index.by_table[TABLE].values())
+        items_per_msg = sum(len(agg.items) for aggs in index.by_table[TABLE].values() for agg in aggs)
         print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
         t = time.perf_counter()
         messages = build_messages(args.series, args.metrics, args.windows, args.step)
@@ -635,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"workload: {n:,} messages ({args.series:,} ips x {args.windows} windows x "
               f"{max(1, INTERVAL // args.step)} points), {msg_bytes:.0f} B each, {args.metrics} metrics "
               f"-> {n * args.metrics:,} points; {args.strategies} strategies {kinds}, {items_per_msg} items fed "
-              f"per message -> {args.series * items_per_msg:,} series expected; topic {PARTITIONS} partitions, "
+              f"per message -> {args.series * items_per_msg:,} item series expected; topic {PARTITIONS} partitions, "
               f"compression none; built in {time.perf_counter() - t:.1f}s", flush=True)
         spec = {"bootstrap": broker.bootstrap_servers, "redis_url": valkey.url, "strategies": args.strategies,
                 "metrics": args.metrics, "profile": args.profile, "deadline": args.deadline}
@@ -703,7 +707,7 @@ def main(argv: list[str] | None = None) -> int:
                         for x in r["per_process"])
         print(f"{names[r['label']][:3]} {r['messages']:,} msgs in {r['seconds']:.1f}s ({per}); "
               f"{r['events']:,} events {r['event_kinds']} (anomalies {r['event_kinds'].get('anomaly', 0) / (r['series'] * max(1, args.windows - 2)):.1%} of ~closed windows), "
-              f"{r['events_read_back']:,} read back; {r['series']:,} series; "
+              f"{r['events_read_back']:,} read back; {r['series']:,} aggregated series; "
               f"time in ingest {r['ingest_share']:.0%}, close_windows {r['close_share']:.0%}, "
               f"checkpoints {r['checkpoint_share']:.0%} ({r['checkpoints']}); GC {r['gc_share']:.0%} (inside all three); runners used {r['cores_used']:.2f} cores, broker {r['broker_cpu_share']:.2f}; "
               f"load avg before {r['load_before']}")
@@ -711,7 +715,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scaling (b)/(a): {results['scaling_b_over_a']:.2f}x (2 cores shared with the broker and the "
               f"event reader; linear would be 2.00x); events identical in (a) and (b): "
               f"{results['events_identical_a_b']}")
-    print(f"peak memory per series: {mem['bytes_per_series']:,.0f} B, held after the last close "
+    print(f"peak memory per item series (item x ip): {mem['bytes_per_item_series']:,.0f} B, held after the last "
+          f"close {mem['held_bytes_per_item_series']:,.0f} B, snapshot {mem['snapshot_bytes_per_item_series']:,.0f} B "
+          f"({mem['item_series']:,} item series reading {mem['series']:,} aggregated series)")
+    print(f"peak memory per aggregated series: {mem['bytes_per_series']:,.0f} B, held after the last close "
           f"{mem['held_bytes_per_series']:,.0f} B (tracemalloc, {mem['series']:,} series from "
           f"{mem['ips']:,} ips x {mem['windows']} windows, {mem['messages']:,} msgs); snapshot {mem['snapshot_bytes_per_series']:,.0f} B/series; "
           f"(a) RSS growth {a['rss_growth_per_series']:,.0f} B/series (incl. librdkafka prefetch)")

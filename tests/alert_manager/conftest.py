@@ -98,8 +98,10 @@ def setup(transactional_db: None, redis_url: str) -> Iterator[Setup]:
     api = APIClient()
     api.force_authenticate(User.objects.create_superuser(f"am{suffix}", password="pw"))
     cfg = ManagerSettings(group=f"am-access-{suffix}", tz=ZoneInfo("UTC"), lock_ttl_ms=30_000,
-                          limits=HealthLimits(stall_seconds=120, max_lag=1000, max_delay_seconds=900))
+                          limits=HealthLimits(stall_seconds=120, max_lag=1000, max_delay_seconds=900),
+                          event_group=f"am-events-{suffix}")
     client = get_client(redis_url)
     yield Setup(api, table, topic, cfg, client)
-    client.delete(progress_key(cfg.group), f"{STATE_PREFIX}{cfg.group}",
+    client.delete(progress_key(cfg.group), f"{STATE_PREFIX}{cfg.group}", progress_key(cfg.event_group),
+                  f"{STATE_PREFIX}{cfg.event_group}",
                   *(f"{LOCK_PREFIX}{cfg.group}:{name}" for name in ("strategies", "pipeline", "flapping")))

@@ -15,6 +15,8 @@ from alarm_backends.core.kafka.topics import TopicManager
 from alarm_backends.service.alert.manager.checks import check_pipeline, run_pipeline_check
 from bkmonitor.models import Alert, AlertLog, Event
 from tests.alert_manager.conftest import Setup
+from metadata.models import KafkaStorage, ResultTable
+from tests.event_access.strategies import event_strategy
 from tests.kafka.helpers import produce_one_per_batch
 
 pytestmark = pytest.mark.broker
@@ -150,6 +152,39 @@ def test_a_new_episode_after_a_recovery_opens_a_new_pipeline_alert(world):
     check(world, NOW + 120, max_lag=3)
     assert list(Alert.objects.filter(alert_name="pipeline degraded").order_by("id")
                 .values_list("status", "begin_time")) == [("RECOVERED", int(NOW)), ("ABNORMAL", int(NOW) + 120)]
+
+
+def test_a_stalled_custom_event_access_group_raises_its_own_pipeline_alert_and_leaves_the_metric_path_alone(
+        world):
+    setup: Setup = world["setup"]
+    table, topic = f"{setup.table}_events", f"{setup.topic}_events"
+    ResultTable.objects.create(table_id=table)
+    KafkaStorage.objects.create(table_id=table, topic=topic, partition=1,
+                                storage_cluster=KafkaStorage.objects.get(topic=setup.topic).storage_cluster)
+    TopicManager(world["cluster"], timeout=5).create_topic(topic, partitions=1)
+    event_config = {k: v for k, v in event_strategy(table=table).items() if k != "id"}
+    event_config["items"][0].pop("id")
+    assert setup.api.post("/api/v1/strategies/", event_config, format="json").status_code == 201
+    produce_one_per_batch(world["cluster"], topic, [b"{}"] * 3)  # the event group never reads them
+    catch_up(world)
+    progress(world, last=LAST, clock=LAST + 60, updated=NOW - 5)
+
+    assert not check(world, NOW)["event_access"]["degraded"]  # lag has just appeared
+    result = check(world, NOW + 121)
+    assert not result["degraded"]  # the metric path is healthy; its no-data check ran
+    assert isinstance(result["nodata"], dict)
+    assert result["event_access"]["degraded"]
+    assert result["event_access"]["reasons"] == [f"{topic}:0: lag 3 and no progress recorded"]
+    alert = Alert.objects.get(alert_name="pipeline degraded")
+    assert alert.dimensions == {"component": "access", "group": setup.cfg.event_group}
+    before = counts()
+    check(world, NOW + 180)
+    assert counts() == before
+
+    OffsetManager(setup.cfg.event_group, topic).set_offset({0: 3})
+    assert check(world, NOW + 240)["event_access"]["pipeline_events"] == 1
+    alert.refresh_from_db()
+    assert alert.status == "RECOVERED"
 
 
 @pytest.mark.parametrize("locked", [True, False], ids=["with-the-lock", "without-the-lock"])

@@ -44,10 +44,11 @@ BATCH = 500
 
 @dataclass(frozen=True)
 class ManagerSettings:
-    group: str
+    group: str  # the metric access group: its health gates no-data and recovery decisions
     limits: HealthLimits
     tz: ZoneInfo
     lock_ttl_ms: int
+    event_group: str = ""  # the custom-event access group, watched for health too ("" = not watched)
 
     @classmethod
     def from_settings(cls) -> ManagerSettings:
@@ -55,7 +56,8 @@ class ManagerSettings:
                    limits=HealthLimits(stall_seconds=settings.BKM_PIPELINE_STALL_SECONDS,
                                        max_lag=settings.BKM_PIPELINE_MAX_LAG,
                                        max_delay_seconds=settings.BKM_PIPELINE_MAX_DELAY_SECONDS),
-                   tz=ZoneInfo(settings.TIME_ZONE), lock_ttl_ms=settings.BKM_ALERT_MANAGER_LOCK_TTL_SECONDS * 1000)
+                   tz=ZoneInfo(settings.TIME_ZONE), lock_ttl_ms=settings.BKM_ALERT_MANAGER_LOCK_TTL_SECONDS * 1000,
+                   event_group=settings.ACCESS_EVENT_GROUP)
 
 
 @contextmanager
@@ -185,16 +187,8 @@ def run_pipeline_check(now: float, cfg: ManagerSettings, client: redis.Redis) ->
     from alarm_backends.service.access.data.sources import load_strategies
 
     configs, topics_by_table = load_strategies()
-    progress = parse_progress(client.hgetall(progress_key(cfg.group)))
-    # the topics the access data group subscribes to: those of the tables enabled time-series items read
-    topics = sorted({topics_by_table[q["result_table_id"]] for s in configs for i in s.get("items", [])
-                     for q in (i.get("query_configs") or [])[:1]
-                     if q.get("data_type_label", "time_series") == "time_series"
-                     and q.get("result_table_id") in topics_by_table})
-    lag, error = read_lag(cfg.group, topics)
-    state = _State(client, cfg.group)
-    state.lag_since = lag_since(state.lag_since, lag, now)
-    health = assess(progress, lag, state.lag_since, now, cfg.limits, error)
+    health, state, progress, lag = _group_health(cfg.group, "time_series", configs, topics_by_table, now, cfg,
+                                                 client)
     summary: dict[str, Any] = {"degraded": health.degraded, "reasons": list(health.reasons),
                                "total_lag": health.total_lag}
     summary["pipeline_events"] = _apply_episode(health, state, cfg.group, now)
@@ -207,7 +201,39 @@ def run_pipeline_check(now: float, cfg: ManagerSettings, client: redis.Redis) ->
         lagging = {topic for (topic, _), n in lag.items() if n > 0}
         summary["nodata"] = _check_nodata(items, progress, lagging, state, now)
     state.save()
+    if cfg.event_group:
+        summary["event_access"] = _check_event_group(now, cfg, client)
     return summary
+
+
+def _group_health(group: str, data_type_label: str, configs: list[dict[str, Any]], topics_by_table: dict[str, str],
+                  now: float, cfg: ManagerSettings, client: redis.Redis
+                  ) -> tuple[Health, _State, list[PartitionProgress], dict[TP, int]]:
+    """One access group's health from its progress records and its lag on the topics it reads."""
+    progress = parse_progress(client.hgetall(progress_key(group)))
+    # the topics the group subscribes to: those of the tables its enabled items read
+    topics = sorted({topics_by_table[q["result_table_id"]] for s in configs for i in s.get("items", [])
+                     for q in (i.get("query_configs") or [])[:1]
+                     if q.get("data_type_label", "time_series") == data_type_label
+                     and q.get("result_table_id") in topics_by_table})
+    lag, error = read_lag(group, topics)
+    state = _State(client, group)
+    state.lag_since = lag_since(state.lag_since, lag, now)
+    return assess(progress, lag, state.lag_since, now, cfg.limits, error), state, progress, lag
+
+
+def _check_event_group(now: float, cfg: ManagerSettings, client: redis.Redis) -> dict[str, Any]:
+    """The custom-event access group: its own "pipeline degraded" episode (event strategies have no
+    no-data check, so nothing else waits on it)."""
+    from alarm_backends.service.access.data.sources import load_strategies
+
+    configs, topics_by_table = load_strategies("event")
+    health, state, _progress, _lag = _group_health(cfg.event_group, "event", configs, topics_by_table, now, cfg,
+                                                   client)
+    events = _apply_episode(health, state, cfg.event_group, now)
+    state.save()
+    return {"degraded": health.degraded, "reasons": list(health.reasons), "total_lag": health.total_lag,
+            "pipeline_events": events}
 
 
 def _max_time(progress: list[PartitionProgress], topic: str) -> int | None:
