@@ -13,8 +13,11 @@ DESIGN.md 3) in event-time order to a 2-partition topic. --strategies (100): hal
 (gte 100, 1 of 5), half SimpleRingRatio (ceil 100 %, floor 60 %, 1 of 1), strategy k on
 metric k % metrics, all on one result table mapped to the topic: every message feeds
 strategies/metrics items per metric, 100 items by default, so 10,000 ips make 1,000,000
-item series; the items of a metric aggregate alike, so they read 100,000 aggregated series. Values: a base per (ip, metric) in [20, 60], +-5 % noise, a x3 spike in 2 % of
-(ip, metric, window): ~2 % of closed windows become anomaly events.
+item series; the items of a metric aggregate alike, so they read 100,000 aggregated series.
+Values: a base per (ip, metric) in [20, 60], +-5 % noise, a x3 spike in --spike-rate (0.2 %) of
+(ip, metric, window). A spike is an anomaly for the 5 Threshold items and, up and back down, for the
+5 ring-ratio items of its metric, with their recovering/recovered events: at 0.2 % about 0.3 events
+per message; --spike-rate 0.02 (the first default) is an event storm, ~2.8 events per message.
 
 Rows (nothing pinned: broker, runners, event reader, and whatever else runs share the cores):
   raw    plain confluent_kafka.Consumer, fresh group, earliest, our settings.KAFKA_CONSUMER
@@ -98,7 +101,7 @@ FAST_JOIN = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 TABLE = "bench.access_metrics"
 INTERVAL = 60
 T0 = 1_700_000_000 - 1_700_000_000 % 3600  # an hour boundary
-SPIKE_P, SPIKE_X = 0.02, 3.0
+SPIKE_P, SPIKE_X = 0.002, 3.0
 THRESHOLD = 100.0
 PARTITIONS = 2
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -137,7 +140,7 @@ def ip_of(i: int) -> str:
     return f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
 
 
-def build_messages(series: int, metrics: int, windows: int, step: int, seed: int = 7
+def build_messages(series: int, metrics: int, windows: int, step: int, seed: int = 7, spike_rate: float = SPIKE_P
                    ) -> list[tuple[int, bytes, bytes]]:
     """(ip index, key, value) in event-time order; one message per ip every `step` seconds."""
     rng = random.Random(seed)
@@ -147,7 +150,7 @@ def build_messages(series: int, metrics: int, windows: int, step: int, seed: int
     per_window = max(1, INTERVAL // step)
     out: list[tuple[int, bytes, bytes]] = []
     for w in range(windows):
-        spikes = [[rng.random() < SPIKE_P for _ in range(metrics)] for _ in range(series)]
+        spikes = [[rng.random() < spike_rate for _ in range(metrics)] for _ in range(series)]
         for k in range(per_window):
             order = sorted(range(series), key=lambda i: i % step)
             for i in order:
@@ -553,13 +556,13 @@ def run_raw(cluster: KafkaClusterConfig, topic: str, n: int, batch: int, metrics
 
 # ---------------------------------------------------------------- memory
 
-def run_memory(ips: int, metrics: int, windows: int, step: int, strategies: list[dict[str, Any]]
-               ) -> dict[str, Any]:
+def run_memory(ips: int, metrics: int, windows: int, step: int, strategies: list[dict[str, Any]],
+               spike_rate: float = SPIKE_P) -> dict[str, Any]:
     """Peak traced Python memory of the processor over `ips` series' messages (same generator and
     seed as the topic's, so the same first ips), one PartitionState (as one partition), closing
     windows every 5000 messages as the runner does. A series' memory reaches its steady state
     only after ~7 windows (ring-ratio history, anomaly lists, alert state), hence >= 10 windows."""
-    subset = [v for _i, _k, v in build_messages(ips, metrics, windows, step)]
+    subset = [v for _i, _k, v in build_messages(ips, metrics, windows, step, spike_rate=spike_rate)]
     index = StrategyIndex(strategies, {TABLE: "mem"})
     processor = AccessProcessor(index)
     gc.collect()
@@ -604,6 +607,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--windows", type=int, default=10,
                     help="60 s windows of event time (the last two stay open: lateness 60 s)")
     ap.add_argument("--step", type=int, default=60, help="event-time seconds between two points of an ip")
+    ap.add_argument("--spike-rate", type=float, default=SPIKE_P, help="share of (ip, metric, window) with a x3 spike")
     ap.add_argument("--raw-repeat", type=int, default=3)
     ap.add_argument("--memory-series", type=int, default=250, help="ips for the tracemalloc run")
     ap.add_argument("--no-scaling", action="store_true", help="skip (b), two processes")
@@ -629,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         items_per_msg = sum(len(agg.items) for aggs in index.by_table[TABLE].values() for agg in aggs)
         print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
         t = time.perf_counter()
-        messages = build_messages(args.series, args.metrics, args.windows, args.step)
+        messages = build_messages(args.series, args.metrics, args.windows, args.step, spike_rate=args.spike_rate)
         n = len(messages)
         msg_bytes = sum(len(v) for _i, _k, v in messages) / n
         kinds = {}
@@ -666,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"memory: tracemalloc over {min(args.memory_series, args.series):,} ips x {max(10, args.windows)} windows ...",
               flush=True)
         mem = run_memory(min(args.memory_series, args.series), args.metrics, max(10, args.windows), args.step,
-                         strategies)
+                         strategies, args.spike_rate)
     finally:
         broker.stop(timeout=5.0)
         valkey.stop()
