@@ -342,7 +342,7 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
     t1, c1, gc1 = time.time(), time.process_time(), gc_time[0]
     if profiler:
         profiler.disable()
-    series = {s for st in runner.states.values() for s in (*st.memory, *st.windows.open)}
+    series = {s for st in runner.states.values() for s in (*st.memory, *st.windows.open_series())}
     cp_before_close = tuple(checkpoint_time)
     t_close = time.perf_counter()
     runner.producer.flush(60)  # the last events; the final snapshot is not part of the measured work
@@ -574,9 +574,9 @@ def run_memory(ips: int, metrics: int, windows: int, step: int, strategies: list
     for start in range(0, len(subset), 5000):
         for raw in subset[start:start + 5000]:
             processor.ingest(state, "mem", raw)
-        peak_series = max(peak_series, len({*state.memory, *state.windows.open}))
+        peak_series = max(peak_series, len({*state.memory, *state.windows.open_series()}))
         processor.close_windows(state)
-    series_set = {*state.memory, *state.windows.open}
+    series_set = {*state.memory, *state.windows.open_series()}
     series = len(series_set)
     item_series = sum(len(index.aggs[uid].items) for uid, _key in series_set)
     cur, peak = tracemalloc.get_traced_memory()

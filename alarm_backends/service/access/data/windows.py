@@ -9,27 +9,32 @@ detection always sees the earlier windows of its series in the history.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 AGG_METHODS = ("AVG", "SUM", "MAX", "MIN", "COUNT", "LAST")
 SeriesId = tuple[str, tuple[Any, ...]]  # (item uid, values of agg_dimension)
 
 
 class Acc:
-    """Running aggregate of one window of one series."""
+    """Running aggregate of one window of one series (created with its first point)."""
 
     __slots__ = ("total", "count", "low", "high", "last_time", "last_value", "first", "seen")
 
-    def __init__(self) -> None:
-        self.total = 0.0
-        self.count = 0
-        self.low = float("inf")
-        self.high = float("-inf")
-        self.last_time = -1
-        self.last_value = 0.0
-        self.first: Any = None  # the first point's token; a set is only built for a second point
+    def __init__(self, t: int | None = None, value: float = 0.0, token: Any = None) -> None:
         self.seen: set[Any] | None = None
+        if t is None:
+            self.total = 0.0
+            self.count = 0
+            self.low = float("inf")
+            self.high = float("-inf")
+            self.last_time = -1
+            self.last_value = 0.0
+            self.first: Any = None  # the first point's token; a set is only built for a second point
+        else:
+            self.total = self.low = self.high = self.last_value = value
+            self.count = 1
+            self.last_time = t
+            self.first = token
 
     def is_duplicate(self, token: Any) -> bool:
         """Record token; True when this window already had it."""
@@ -92,8 +97,7 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedWindow:
+class ClosedWindow(NamedTuple):
     series: SeriesId
     start: int
     value: float
@@ -101,14 +105,19 @@ class ClosedWindow:
 
 
 class WindowSet:
-    """The open windows of one partition, with its watermark and counters."""
+    """The open windows of one partition, with its watermark and counters.
+
+    Windows are kept per aggregation and window start, in buckets of series
+    (uid -> start -> key -> Acc): every series of an aggregation shares the
+    window boundaries, so closing pops one bucket, not one heap entry per series.
+    """
 
     def __init__(self, lateness: int) -> None:
         self.lateness = lateness
         self.max_time = 0
-        self.open: dict[SeriesId, dict[int, Acc]] = {}
-        self._heap: list[tuple[int, int, int, SeriesId]] = []  # (end, start, seq, series)
-        self._seq = 0  # tiebreaker: series keys may mix None and str, which do not compare
+        self._open: dict[str, dict[int, dict[tuple[Any, ...], Acc]]] = {}
+        self._heap: list[tuple[int, int, int, str]] = []  # (end, start, seq, uid), one per bucket
+        self._seq = 0
         self.points = 0
         self.late = 0
         self.duplicates = 0
@@ -128,51 +137,64 @@ class WindowSet:
         if start + interval <= self.max_time - self.lateness:
             self.late += 1
             return False
-        windows = self.open.get(series)
-        if windows is None:
-            windows = self.open[series] = {}
-        acc = windows.get(start)
-        if acc is None:
-            acc = windows[start] = Acc()
+        uid, key = series
+        by_start = self._open.get(uid)
+        if by_start is None:
+            by_start = self._open[uid] = {}
+        bucket = by_start.get(start)
+        if bucket is None:
+            bucket = by_start[start] = {}
             self._seq += 1
-            heapq.heappush(self._heap, (start + interval, start, self._seq, series))
-        if acc.is_duplicate((t, identity)):
+            heapq.heappush(self._heap, (start + interval, start, self._seq, uid))
+        acc = bucket.get(key)
+        if acc is None:
+            bucket[key] = Acc(t, value, (t, identity))
+        elif acc.is_duplicate((t, identity)):
             self.duplicates += 1
             return False
-        acc.add(t, value)
+        else:
+            acc.add(t, value)
         self.points += 1
         return True
 
     def close_ready(self, methods: dict[str, str]) -> list[ClosedWindow]:
         """Windows whose end the watermark has passed, in order of end; `methods` maps
-        item uid to agg_method. Windows of items no longer configured are dropped."""
+        aggregation uid to agg_method. Windows of aggregations no longer read are dropped."""
         closed: list[ClosedWindow] = []
         watermark = self.watermark
         heap = self._heap
         while heap and heap[0][0] <= watermark:
-            _end, start, _seq, series = heapq.heappop(heap)
-            windows = self.open.get(series)
-            acc = windows.pop(start, None) if windows else None
-            if windows is not None and not windows:
-                del self.open[series]
-            method = methods.get(series[0])
-            if acc is None or method is None or acc.count == 0:
+            _end, start, _seq, uid = heapq.heappop(heap)
+            by_start = self._open.get(uid)
+            bucket = by_start.pop(start, None) if by_start else None
+            if by_start is not None and not by_start:
+                del self._open[uid]
+            method = methods.get(uid)
+            if not bucket or method is None:
                 continue
-            closed.append(ClosedWindow(series, start, acc.result(method), acc.count))
+            if method == "AVG":
+                closed.extend([ClosedWindow((uid, key), start, acc.total / acc.count, acc.count)
+                               for key, acc in bucket.items()])
+            else:
+                closed.extend([ClosedWindow((uid, key), start, acc.result(method), acc.count)
+                               for key, acc in bucket.items()])
         return closed
 
+    def open_series(self) -> set[SeriesId]:
+        return {(uid, key) for uid, by_start in self._open.items() for bucket in by_start.values() for key in bucket}
+
     def drop_items(self, uids: set[str]) -> None:
-        """Forget the open windows of items that changed or were removed."""
-        for series in [s for s in self.open if s[0] in uids]:
-            del self.open[series]
-        self._heap = [entry for entry in self._heap if entry[3][0] not in uids]
+        """Forget the open windows of aggregations no longer read."""
+        for uid in uids:
+            self._open.pop(uid, None)
+        self._heap = [entry for entry in self._heap if entry[3] not in uids]
         heapq.heapify(self._heap)
 
     def dump(self) -> dict[str, Any]:
         return {
             "max_time": self.max_time, "points": self.points, "late": self.late, "duplicates": self.duplicates,
-            "open": [[s[0], list(s[1]), [[start, acc.dump()] for start, acc in w.items()]]
-                     for s, w in self.open.items()],
+            "open": [[uid, start, [[key, acc.dump()] for key, acc in bucket.items()]]
+                     for uid, by_start in self._open.items() for start, bucket in by_start.items()],
         }
 
     @classmethod
@@ -180,15 +202,16 @@ class WindowSet:
         ws = cls(lateness)
         ws.max_time, ws.points, ws.late, ws.duplicates = (data["max_time"], data["points"], data["late"],
                                                           data["duplicates"])
-        for uid, key, windows in data["open"]:
+        for uid, start, bucket in data["open"]:
             interval = intervals.get(uid)
             if interval is None:
                 continue
-            series: SeriesId = (uid, tuple(key))
-            ws.open[series] = {}
-            for start, acc in windows:
-                ws.open[series][start] = Acc.load(acc)
-                ws._seq += 1
-                ws._heap.append((start + interval, start, ws._seq, series))
+            ws._open.setdefault(uid, {})[start] = {_key(key): Acc.load(acc) for key, acc in bucket}
+            ws._seq += 1
+            ws._heap.append((start + interval, start, ws._seq, uid))
         heapq.heapify(ws._heap)
         return ws
+
+
+def _key(values: list[Any]) -> tuple[Any, ...]:
+    return tuple(_freeze(v) for v in values)
