@@ -26,7 +26,15 @@ from bkmonitor.alerts.lifecycle import (
     Series,
     apply_event,
 )
-from bkmonitor.alerts.store import chunks, limits_from_settings, to_log_rows, to_model, to_state, update_alerts
+from bkmonitor.alerts.store import (
+    chunks,
+    insert_rows,
+    limits_from_settings,
+    to_log_dicts,
+    to_model,
+    to_state,
+    update_alerts,
+)
 from bkmonitor.alerts.validation import InvalidEvent, parse_event, validate_event
 from bkmonitor.models import Alert, AlertLog, Event, LogOp
 
@@ -106,10 +114,9 @@ def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) ->
                 touched.setdefault(id(entry.alert), entry.alert)
 
     _write_alerts(list(touched.values()))
-    Event.objects.bulk_create(
-        [Event(**row, alert_id=alert.id if alert is not None else None) for (_, row), alert in zip(new, event_alerts)],
-        batch_size=1000)
-    AlertLog.objects.bulk_create(to_log_rows(logs), batch_size=1000)
+    insert_rows(Event, [{**row, "alert_id": alert.id if alert is not None else None}
+                        for (_, row), alert in zip(new, event_alerts)])
+    insert_rows(AlertLog, to_log_dicts(logs))
 
     opened_ids = {id(a) for a in opened}
     ended_ids = {id(a) for a in ended}

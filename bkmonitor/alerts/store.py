@@ -1,10 +1,12 @@
 """Conversions between the lifecycle's plain data and the alert models, and the settings it reads."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 from django.utils import timezone
 
 from bkmonitor.alerts.lifecycle import AlertState, Limits, LogEntry
@@ -41,6 +43,58 @@ def to_model(state: AlertState) -> Alert:
 def to_log_rows(entries: Iterable[LogEntry]) -> list[AlertLog]:
     return [AlertLog(alert_id=e.alert.id if e.alert is not None else None, dedupe_md5=e.dedupe_md5, time=e.time,
                      op=e.op, event_id=e.event_id, description=e.description) for e in entries]
+
+
+def to_log_dicts(entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
+    return [{"alert_id": e.alert.id if e.alert is not None else None, "dedupe_md5": e.dedupe_md5, "time": e.time,
+             "op": str(e.op), "event_id": e.event_id, "description": e.description} for e in entries]
+
+
+#: fields whose Python values the database drivers take as they are (no per-value conversion)
+_PLAIN_FIELDS = (models.IntegerField, models.BigIntegerField, models.SmallIntegerField, models.CharField,
+                 models.TextField, models.FloatField, models.ForeignKey)
+
+
+def insert_rows(model: type[models.Model], rows: list[Mapping[str, Any]]) -> None:
+    """INSERT plain rows (field attname -> value; missing fields take their default, auto_now_add
+    fields the current time) with one multi-row statement per chunk.
+
+    Why not bulk_create: Django prepares every value of every row through the field API, which
+    measured 70% of the alert builder's time; here only fields that need it (JSON, dates) convert.
+    """
+    if not rows:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    now = timezone.now()
+    plan: list[tuple[str, Any, Callable[[Any], Any] | None]] = []
+    for f in fields:
+        if getattr(f, "auto_now_add", False) or getattr(f, "auto_now", False):
+            plan.append((f.attname, f.get_db_prep_save(now, connection), None))  # same value for the batch
+            continue
+        convert = None if isinstance(f, _PLAIN_FIELDS) else (lambda v, f=f: f.get_db_prep_save(v, connection))
+        plan.append((f.attname, f.get_default() if f.has_default() or f.null else None, convert))
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    size = max(1, min(1000, _max_params() // len(fields)))
+    with connection.cursor() as cursor:
+        for part in chunks(rows, size):
+            params: list[Any] = []
+            for row in part:
+                for name, default, convert in plan:
+                    value = row.get(name, default)
+                    params.append(value if convert is None else convert(value))
+            cursor.execute(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
+                           f"{', '.join([row_sql] * len(part))}", params)
+
+
+def _max_params() -> int:
+    if connection.vendor == "sqlite":
+        connection.ensure_connection()
+        return connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    if connection.vendor == "postgresql":
+        return 65535
+    return connection.features.max_query_params or 2000
 
 
 def chunks(values: list, size: int = CHUNK) -> Iterable[list]:
