@@ -8,6 +8,7 @@ from typing import Any
 from alarm_backends.service.detect.errors import AlgorithmConfigError
 from alarm_backends.service.detect.history import Detector, History
 from alarm_backends.service.detect.registry import AlgorithmDict, cache_key, cached_detector, compile_algorithm
+from alarm_backends.service.detect.rounding import on_rounded, rounding
 
 CONNECTORS = ("and", "or")
 
@@ -29,6 +30,13 @@ def compile_level(algorithms: Sequence[AlgorithmDict], connector: str, metric_un
         return _never
     if len(detectors) == 1:
         return detectors[0]
+    parts = tuple(on_rounded(d) for d in detectors)
+    if all(parts):  # round the value once for all of them
+        return rounding(_combine(parts, connector))  # type: ignore[arg-type]
+    return _combine(detectors, connector)
+
+
+def _combine(detectors: Sequence[Detector], connector: str) -> Detector:
     if connector == "and":
 
         def detect_all(value: float, t: int, interval: int, history: History) -> bool:

@@ -19,6 +19,7 @@ import orjson
 from alarm_backends.service.access.data.conditions import Predicate, compile_conditions
 from alarm_backends.service.detect.level import compile_level
 from alarm_backends.service.detect.history import Detector
+from alarm_backends.service.detect.rounding import on_rounded
 from alarm_backends.service.detect.registry import required_history
 
 
@@ -149,8 +150,10 @@ class AggSpec:
     watches_nodata: bool  # some item has no_data_config enabled
     # Levels that detect alike run once per window: `detectors` are the distinct ones, and
     # `plans` gives per item its levels (most severe first) with the index of their detector.
+    # When every one of them offers it, `detectors` take the value rounded once (`prerounded`).
     detectors: tuple[Detector, ...]
     plans: tuple[tuple[ItemSpec, tuple[tuple[LevelSpec, int], ...]], ...]
+    prerounded: bool
 
     @classmethod
     def of(cls, uid: str, items: list[ItemSpec]) -> AggSpec:
@@ -167,9 +170,12 @@ class AggSpec:
                     detectors.append(level.detector)
                 plan.append((level, slot))
             plans.append((item, tuple(plan)))
+        rounded_variants = [on_rounded(d) for d in detectors]
+        prerounded = all(rounded_variants)
         return cls(uid, tuple(items), first.interval, first.agg_method, first.condition, first.key_of,
                    tuple(sorted({o for i in items for o in i.history_offsets})),
-                   any(i.no_data_config.get("is_enabled") for i in items), tuple(detectors), tuple(plans))
+                   any(i.no_data_config.get("is_enabled") for i in items),
+                   tuple(rounded_variants if prerounded else detectors), tuple(plans), prerounded)  # type: ignore[arg-type]
 
 
 class StrategyIndex:

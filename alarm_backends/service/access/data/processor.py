@@ -16,6 +16,7 @@ from alarm_backends.service.access.data.index import AggSpec, ItemSpec, LevelSpe
 from alarm_backends.service.access.data.parse import Point, parse_metric_message
 from alarm_backends.service.access.data.state import ItemMemory, PartitionState, SeriesMemory
 from alarm_backends.service.access.data.windows import ClosedWindow
+from alarm_backends.service.detect.compare import PRECISION
 from alarm_backends.service.trigger.event import build_event, build_status_event
 from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_start
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
@@ -114,7 +115,8 @@ class AccessProcessor:
         history = mem.history
         view = HistoryView(history, long_values) if long_values else history
         unit = agg.interval
-        flags = [detector(value, t, unit, view) for detector in agg.detectors]
+        seen = round(value, PRECISION) if agg.prerounded else value
+        flags = [detector(seen, t, unit, view) for detector in agg.detectors]
         gap = mem.last_closed is not None and t - mem.last_closed > unit
         if mem.items or (gap and agg.watches_nodata) or any(flags):  # else: nothing pends, nothing new
             for item, plan in agg.plans:

@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from alarm_backends.service.detect.algorithms.base import DAY, MAX_DAYS
 from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
 from alarm_backends.service.detect.history import Detector, History
+from alarm_backends.service.detect.rounding import rounding
 from alarm_backends.service.detect.validation import choice, integer, mapping, number
 
 
@@ -61,13 +62,13 @@ class RingRatioAmplitude:
     def detector(self, scale: float = 1.0) -> Detector:
         ratio, shock, threshold = self.ratio, self.shock * scale, rounded(self.threshold * scale)
 
-        def detect(value: float, t: int, interval: int, history: History) -> bool:
+        def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
             prev = history.get(t - interval)
             if prev is None:
                 return False
-            return ring_ratio_amplitude_anomaly(rounded(value), rounded(prev), ratio, shock, threshold)
+            return ring_ratio_amplitude_anomaly(value, rounded(prev), ratio, shock, threshold)
 
-        return detect
+        return rounding(on_rounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class YearRoundAmplitude:
         op = METHODS[self.config.method]
         day_offsets = tuple(day * DAY for day in range(1, self.config.days + 1))
 
-        def detect(value: float, t: int, interval: int, history: History) -> bool:
+        def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
             prev = history.get(t - interval)
             if prev is None:
                 return False
@@ -118,6 +119,6 @@ class YearRoundAmplitude:
                 (_rounded_or_none(get(t - offset)), _rounded_or_none(get(t - offset - interval)))
                 for offset in day_offsets
             )
-            return year_round_amplitude_anomaly(rounded(value), rounded(prev), pairs, ratio, shock, op)
+            return year_round_amplitude_anomaly(value, rounded(prev), pairs, ratio, shock, op)
 
-        return detect
+        return rounding(on_rounded)

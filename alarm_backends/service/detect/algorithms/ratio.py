@@ -15,6 +15,7 @@ from alarm_backends.service.detect.algorithms.base import DAY, MAX_DAYS, MAX_POI
 from alarm_backends.service.detect.compare import rounded
 from alarm_backends.service.detect.errors import AlgorithmConfigError
 from alarm_backends.service.detect.history import Detector, History
+from alarm_backends.service.detect.rounding import rounding
 from alarm_backends.service.detect.validation import choice, integer, mapping, number
 
 FETCH_TYPES = ("avg", "last")
@@ -102,14 +103,14 @@ class SimpleRatio:
     def detector(self, scale: float = 1.0) -> Detector:
         floor, ceil, period = self.floor, self.ceil, self.period
 
-        def detect(value: float, t: int, interval: int, history: History) -> bool:
+        def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
             h = history.get(t - (period or interval))
             if h is None:
                 return False
             h = rounded(h)
-            return ratio_anomaly(rounded(value), h, h, floor, ceil)
+            return ratio_anomaly(value, h, h, floor, ceil)
 
-        return detect
+        return rounding(on_rounded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +161,7 @@ class AdvancedRatio:
         floor_n, ceil_n = self.floor_points, self.ceil_points
         depth = range(1, max(floor_n, ceil_n) + 1)
 
-        def detect(value: float, t: int, interval: int, history: History) -> bool:
+        def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
             step = period or interval
             points = []
             for k in depth:
@@ -168,6 +169,6 @@ class AdvancedRatio:
                 points.append(None if p is None else rounded(p))
             floor_h = aggregate_history(points, floor_n, fetch_type) if floor_n else None
             ceil_h = aggregate_history(points, ceil_n, fetch_type) if ceil_n else None
-            return ratio_anomaly(rounded(value), floor_h, ceil_h, floor, ceil)
+            return ratio_anomaly(value, floor_h, ceil_h, floor, ceil)
 
-        return detect
+        return rounding(on_rounded)

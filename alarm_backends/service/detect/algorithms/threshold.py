@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
 from alarm_backends.service.detect.errors import AlgorithmConfigError
 from alarm_backends.service.detect.history import Detector, History
+from alarm_backends.service.detect.rounding import rounding
 from alarm_backends.service.detect.validation import choice, mapping, number
 
 CompiledGroups = Sequence[Sequence[tuple[Comparator, float]]]
@@ -66,7 +67,7 @@ class Threshold:
             tuple((METHODS[c.method], rounded(c.threshold * scale)) for c in group) for group in self.groups
         )
 
-        def detect(value: float, t: int, interval: int, history: History) -> bool:
-            return threshold_anomaly(rounded(value), compiled)
+        def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
+            return threshold_anomaly(value, compiled)
 
-        return detect
+        return rounding(on_rounded)

@@ -10,6 +10,7 @@ from alarm_backends.service.detect.algorithms.amplitude import DailyComparison
 from alarm_backends.service.detect.algorithms.base import DAY
 from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
 from alarm_backends.service.detect.history import Detector, History
+from alarm_backends.service.detect.rounding import rounding
 
 
 def year_round_range_anomaly(
@@ -40,9 +41,9 @@ class YearRoundRange:
         op = METHODS[self.config.method]
         day_offsets = tuple(self.history_offsets(0))
 
-        def detect(value: float, t: int, interval: int, history: History) -> bool:
+        def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
             get = history.get
             past = (None if (h := get(t - offset)) is None else rounded(h) for offset in day_offsets)
-            return year_round_range_anomaly(rounded(value), past, ratio, shock, op)
+            return year_round_range_anomaly(value, past, ratio, shock, op)
 
-        return detect
+        return rounding(on_rounded)
