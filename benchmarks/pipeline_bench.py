@@ -8,7 +8,8 @@ Processes (2 cores shared by all of them, nothing pinned):
   broker    embedded Tansu (memory storage) and embedded Valkey.
   access    a spawned process running AccessRunner exactly as `manage.py run_access --type data` builds it
             (strategies and topics from the database through the real `sources.load_strategies`, settings
-            from the environment: BKM_ACCESS_ALLOWED_LATENESS=0, BKM_ACCESS_SNAPSHOT_INTERVAL=1), plus an
+            from the environment: BKM_ACCESS_ALLOWED_LATENESS=0, BKM_ACCESS_SNAPSHOT_INTERVAL=--snapshot-interval,
+            5 s as in production), plus an
             on_events callback that records each event's window close time (`closed_at`: the wall time after
             the batch was ingested and its windows closed, before the events are produced).
   alert     the real `manage.py run_alert` as a subprocess (log to a file), consuming the event topic.
@@ -354,7 +355,7 @@ def configure_env(args: argparse.Namespace, tmp: Path, broker: Any, valkey: Any,
         "BKM_ALARM_EVENT_TOPIC": f"bench_pipeline_events_{run_id}",
         "BKM_ALARM_EVENT_TOPIC_PARTITIONS": str(EVENT_PARTITIONS),
         "BKM_ACCESS_DATA_GROUP": f"bench-pipeline-access-{run_id}", "BKM_ALERT_GROUP": f"bench-pipeline-alert-{run_id}",
-        "BKM_ACCESS_ALLOWED_LATENESS": "0", "BKM_ACCESS_SNAPSHOT_INTERVAL": "1",
+        "BKM_ACCESS_ALLOWED_LATENESS": "0", "BKM_ACCESS_SNAPSHOT_INTERVAL": str(args.snapshot_interval),
         "BKM_KAFKA_SESSION_TIMEOUT_MS": "6000", "BKM_KAFKA_COMPRESSION": "none",
         "DJANGO_SETTINGS_MODULE": "config.settings", "PYTHONUNBUFFERED": "1",
     }
@@ -457,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strategies", type=int, default=20)
     ap.add_argument("--episode-rate", type=float, default=0.004,
                     help="probability per (host, metric, window) that an abnormal episode starts")
+    ap.add_argument("--snapshot-interval", type=float, default=5.0,
+                    help="seconds between access checkpoints (the production default is 5)")
     ap.add_argument("--warmup", type=int, default=3, help="first windows left out of the latency statistics")
     ap.add_argument("--drain-timeout", type=float, default=90, help="seconds to wait for the pipeline to catch up")
     ap.add_argument("--database-url", default=None, help="PostgreSQL URL (created if missing; must be empty)")
@@ -515,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{platform.platform()}, python {platform.python_version()}, confluent-kafka "
               f"{confluent_kafka.version()[0]}/librdkafka {confluent_kafka.libversion()[0]}, load {loadavg()}", flush=True)
         print(f"database: {db_desc}; broker: embedded Tansu (memory), all topics UNCOMPRESSED "
-              f"(BKM_KAFKA_COMPRESSION=none); lateness 0, snapshots every 1 s", flush=True)
+              f"(BKM_KAFKA_COMPRESSION=none); lateness 0, snapshots every {args.snapshot_interval:g} s", flush=True)
         print(f"workload: {args.series:,} hosts x {windows} windows = {n:,} msgs ({msg_bytes:.0f} B, {args.metrics} "
               f"metrics, {matched_metrics} read by strategies) -> {n * matched_metrics:,} points; {n_strategies} "
               f"strategies ({args.series * args.strategies:,} series); {ep_stats['episodes']:,} episodes "
