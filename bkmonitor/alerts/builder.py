@@ -31,7 +31,7 @@ from bkmonitor.alerts.store import (
     insert_rows,
     limits_from_settings,
     to_log_dicts,
-    to_model,
+    to_row,
     to_state,
     update_alerts,
 )
@@ -182,6 +182,6 @@ def _write_alerts(alerts: Iterable[AlertState]) -> None:
         update_alerts(changed)
     fresh = [a for a in alerts if a.id is None]
     if fresh:
-        created = Alert.objects.bulk_create([to_model(a) for a in fresh], batch_size=500)
-        for state, model in zip(fresh, created):
-            state.id = model.pk
+        ids = insert_rows(Alert, [to_row(a) for a in fresh], returning_ids=True)
+        for state, pk in zip(fresh, ids, strict=True):
+            state.id = pk

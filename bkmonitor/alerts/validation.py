@@ -35,14 +35,16 @@ def validate_event(event: Any) -> None:
     parse_event(event)
 
 
-def parse_event(event: Any) -> tuple[EventIn, dict[str, Any]]:
-    """The lifecycle's view of the event and the Event row's fields."""
+def parse_event(event: Any, raw: bytes | None = None) -> tuple[EventIn, dict[str, Any]]:
+    """The lifecycle's view of the event and the Event row's fields. `raw`: the JSON text the event
+    was decoded from, which lets the storability check run on bytes."""
     if not isinstance(event, Mapping):
         raise InvalidEvent(None, f"an event must be a JSON object, not {type(event).__name__}")
     raw_id = event.get("event_id")
     event_id = raw_id if isinstance(raw_id, str) and raw_id else None
     check = _Checker(event, event_id)
-    _check_storable(event, event_id)
+    if not _plainly_storable(raw):
+        _check_storable(event, event_id)
     check.string("event_id", max_length=128, blank=False)
     event_type = event.get("event_type", DEFAULT_EVENT_TYPE)
     if event_type not in EVENT_TYPES:
@@ -138,6 +140,13 @@ class _Checker:
         if not isinstance(value, kind):
             raise self.fail(name, f"must be a JSON {'object' if kind is dict else 'array'}")
         return value
+
+
+def _plainly_storable(raw: bytes | None) -> bool:
+    """Decoded JSON has string keys, finite numbers and JSON types only; what is left to rule out
+    is a NUL character (always escaped as \\u0000 in JSON text) and deep nesting (no deeper than
+    the number of brackets)."""
+    return raw is not None and b"\\u0000" not in raw and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH
 
 
 def _storable(value: Any, depth: int = 0) -> bool:

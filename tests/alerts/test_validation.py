@@ -4,9 +4,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import orjson
 import pytest
 
-from bkmonitor.alerts.builder import InvalidEvent, apply_events, validate_event
+from bkmonitor.alerts.builder import InvalidEvent, apply_events, parse_event, validate_event
 from bkmonitor.models import Alert, AlertLog, Event
 from tests.alerts.conftest import make_event
 
@@ -91,3 +92,28 @@ def test_the_events_the_access_stage_builds_pass_validation():
                                metric="usage", table_id="system.cpu_summary", points=1))
     for kind in ("recovering", "recovered", "closed", "no_data"):
         validate_event(build_status_event(kind, **common, value=1.0, reason="no data" if kind == "closed" else ""))
+
+
+def nested(depth: int) -> Any:
+    value: Any = "deep"
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(("event", "reason"), [
+    (changed(target="10.0.0.1\x00"), "target: contains a NUL character"),
+    (changed(origin_data=nested(40)), "origin_data.a.a"),
+])
+def test_an_event_read_from_json_text_is_checked_as_strictly_as_a_decoded_one(event: dict[str, Any], reason: str):
+    raw = orjson.dumps(event)
+    with pytest.raises(InvalidEvent) as caught:
+        parse_event(orjson.loads(raw), raw)
+    assert caught.value.reason.startswith(reason)
+
+
+def test_an_event_read_from_json_text_with_an_escaped_backslash_before_u0000_is_not_a_nul():
+    event = changed(target="C:\\u0000dir")  # a backslash, then the text u0000: no NUL character
+    raw = orjson.dumps(event)
+    assert b"\\\\u0000" in raw
+    assert parse_event(orjson.loads(raw), raw)[1]["target"] == "C:\\u0000dir"

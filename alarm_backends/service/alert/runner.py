@@ -65,7 +65,8 @@ class AlertRunner:
         failures: list[tuple[Any, Exception]] = []
         for message in batch:
             try:
-                events.append(parse_event(decode(message.value())))
+                raw = message.value()
+                events.append(parse_event(decode(raw), raw))
             except (InvalidMessage, InvalidEvent) as exc:
                 failures.append((message, exc))
         if events:
