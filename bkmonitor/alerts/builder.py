@@ -26,9 +26,9 @@ from bkmonitor.alerts.lifecycle import (
     Series,
     apply_event,
 )
+from bkmonitor.alerts.bulk import insert_rows
 from bkmonitor.alerts.store import (
     chunks,
-    insert_rows,
     limits_from_settings,
     to_log_dicts,
     to_row,
