@@ -7,7 +7,7 @@ for look-backs longer than the in-memory horizon (one pipeline per call).
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 

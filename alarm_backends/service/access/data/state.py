@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from alarm_backends.service.access.data.windows import SeriesId, WindowSet
+from alarm_backends.service.access.data.windows import SeriesId, WindowSet, freeze_key
 
 SNAPSHOT_FORMAT = 3
 
@@ -143,12 +143,9 @@ class PartitionState:
         unchanged = {uid for uid, fp in fingerprints.items() if saved.get(uid) == fp}
         for uid, key, memory in data["memory"]:
             if uid in intervals:
-                series = (uid, _freeze(key))
+                series = (uid, freeze_key(key))
                 state.series_memory(series).restore(memory, unchanged)
                 if state.memory[series].items:
                     state.watch.add(series)
         return state
 
-
-def _freeze(key: list[Any]) -> tuple[Any, ...]:
-    return tuple(tuple(v) if isinstance(v, list) else v for v in key)

@@ -206,12 +206,13 @@ class WindowSet:
             interval = intervals.get(uid)
             if interval is None:
                 continue
-            ws._open.setdefault(uid, {})[start] = {_key(key): Acc.load(acc) for key, acc in bucket}
+            ws._open.setdefault(uid, {})[start] = {freeze_key(key): Acc.load(acc) for key, acc in bucket}
             ws._seq += 1
             ws._heap.append((start + interval, start, ws._seq, uid))
         heapq.heapify(ws._heap)
         return ws
 
 
-def _key(values: list[Any]) -> tuple[Any, ...]:
+def freeze_key(values: list[Any]) -> tuple[Any, ...]:
+    """A series key as read back from a snapshot (JSON arrays) -> the tuple it was."""
     return tuple(_freeze(v) for v in values)
