@@ -27,6 +27,17 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _required(config: Mapping[str, Any], key: str, field: str, nullable: bool, kind: str) -> tuple[str, Any]:
+    """(path, value) of a key that must be present; None only when null is allowed."""
+    path = f"{field}.{key}"
+    value = config.get(key, _MISSING)
+    if value is _MISSING:
+        raise AlgorithmConfigError(path, "is required")
+    if value is None and not nullable:
+        raise AlgorithmConfigError(path, f"must be {kind}, got null")
+    return path, value
+
+
 def number(
     config: Mapping[str, Any],
     key: str,
@@ -37,14 +48,9 @@ def number(
     nullable: bool = False,
 ) -> float | None:
     """A finite number, optionally in [minimum, below); None only if `nullable`."""
-    path = f"{field}.{key}"
-    value = config.get(key, _MISSING)
-    if value is _MISSING:
-        raise AlgorithmConfigError(path, "is required")
+    path, value = _required(config, key, field, nullable, "a number")
     if value is None:
-        if nullable:
-            return None
-        raise AlgorithmConfigError(path, "must be a number, got null")
+        return None
     if not is_number(value):
         raise AlgorithmConfigError(path, f"must be a finite number, got {value!r}")
     if minimum is not None and value < minimum:
@@ -64,14 +70,9 @@ def integer(
     nullable: bool = False,
 ) -> int | None:
     """An integer in [minimum, maximum]; None only if `nullable`."""
-    path = f"{field}.{key}"
-    value = config.get(key, _MISSING)
-    if value is _MISSING:
-        raise AlgorithmConfigError(path, "is required")
+    path, value = _required(config, key, field, nullable, "an integer")
     if value is None:
-        if nullable:
-            return None
-        raise AlgorithmConfigError(path, "must be an integer, got null")
+        return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool):
