@@ -6,7 +6,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from alarm_backends.service.detect.algorithms.base import DAY, MAX_DAYS
+from alarm_backends.service.detect.batch import (
+    UFUNCS,
+    BatchDetector,
+    BatchHistory,
+    Flags,
+    Floats,
+    no_anomaly,
+    round6,
+    rounded_column,
+)
 from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
 from alarm_backends.service.detect.history import Detector, History
 from alarm_backends.service.detect.rounding import rounding
@@ -70,6 +82,19 @@ class RingRatioAmplitude:
 
         return rounding(on_rounded)
 
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector:
+        ratio, shock, threshold = self.ratio, self.shock * scale, rounded(self.threshold * scale)
+
+        def detect(values: Floats, t: int, interval: int, history: BatchHistory) -> Flags:
+            prev = rounded_column(history, t - interval)
+            if prev is None:
+                return no_anomaly(values, t, interval, history)
+            # a missing (NaN) prev fails `prev >= threshold`
+            jump = round6(np.abs(prev - values)) >= round6(prev * ratio + shock)
+            return (values >= threshold) & (prev >= threshold) & jump
+
+        return detect
+
 
 @dataclass(frozen=True, slots=True)
 class DailyComparison:
@@ -122,3 +147,25 @@ class YearRoundAmplitude:
             return year_round_amplitude_anomaly(value, rounded(prev), pairs, ratio, shock, op)
 
         return rounding(on_rounded)
+
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector:
+        ratio, shock = self.config.ratio, self.config.shock * scale
+        op = UFUNCS[self.config.method]
+        day_offsets = tuple(day * DAY for day in range(1, self.config.days + 1))
+
+        def detect(values: Floats, t: int, interval: int, history: BatchHistory) -> Flags:
+            prev = rounded_column(history, t - interval)
+            if prev is None:
+                return no_anomaly(values, t, interval, history)
+            change = round6(np.abs(values - prev))
+            anomalous = np.zeros(len(values), dtype=bool)
+            for offset in day_offsets:
+                then, before = rounded_column(history, t - offset), rounded_column(history, t - offset - interval)
+                if then is None or before is None:
+                    continue
+                # "neq" holds for NaN, so missing points are masked out, not left to the comparison
+                holds = op(change, round6(np.abs(then - before) * ratio + shock))
+                anomalous |= holds & ~(np.isnan(then) | np.isnan(before))
+            return anomalous & ~np.isnan(prev)
+
+        return detect

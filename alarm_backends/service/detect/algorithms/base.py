@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from alarm_backends.service.detect.batch import BatchDetector
 from alarm_backends.service.detect.history import Detector
 
 DAY = 86400
@@ -24,4 +25,8 @@ class AlgorithmSpec(Protocol):
 
     def detector(self, scale: float = 1.0) -> Detector:
         """`scale` turns the config's absolute values into the metric's unit."""
+        ...
+
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector | None:
+        """The same detection over a column of series (see batch.py), or None when there is no batch form."""
         ...

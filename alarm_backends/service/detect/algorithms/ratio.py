@@ -7,11 +7,23 @@ only alarms on rises.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from alarm_backends.service.detect.algorithms.base import DAY, MAX_DAYS, MAX_POINTS, WEEK
+from alarm_backends.service.detect.batch import (
+    BatchDetector,
+    BatchHistory,
+    Flags,
+    Floats,
+    no_anomaly,
+    round6,
+    rounded_column,
+)
 from alarm_backends.service.detect.compare import rounded
 from alarm_backends.service.detect.errors import AlgorithmConfigError
 from alarm_backends.service.detect.history import Detector, History
@@ -19,6 +31,9 @@ from alarm_backends.service.detect.rounding import rounding
 from alarm_backends.service.detect.validation import choice, integer, mapping, number
 
 FETCH_TYPES = ("avg", "last")
+
+# sum() of floats is compensated (Neumaier) from Python 3.12 on; the batch mean adds up the same way
+COMPENSATED_SUM = sys.version_info >= (3, 12)
 
 
 def ratio_anomaly(
@@ -59,6 +74,55 @@ def aggregate_history(points: list[float | None], n: int, fetch_type: str) -> fl
     if fetch_type == "avg":
         return rounded(sum(present) / len(present))
     return present[-1]
+
+
+def ratio_anomaly_batch(
+    values: Floats, floor_history: Floats | None, ceil_history: Floats | None, floor: float | None, ceil: float | None
+) -> Flags:
+    """ratio_anomaly per element; a NaN (missing) history fails every comparison, as None does."""
+    anomalous = np.zeros(len(values), dtype=bool)
+    if floor and floor_history is not None:
+        bound = round6(floor_history * (100 - floor) / 100)
+        anomalous |= ((values != 0) | (floor_history != 0)) & (values <= bound)
+    if ceil and ceil_history is not None:
+        bound = round6(ceil_history * (100 + ceil) / 100)
+        anomalous |= ((values != 0) | (ceil_history != 0)) & (values >= bound)
+    return anomalous
+
+
+def python_sum(columns: Sequence[Floats], compensated: bool = COMPENSATED_SUM) -> tuple[Floats, Floats]:
+    """Per element: what sum() gives for the present (non-NaN) values in column order, and their count."""
+    total = np.zeros(len(columns[0]))
+    compensation = np.zeros_like(total)
+    count = np.zeros_like(total)
+    for column in columns:
+        present = ~np.isnan(column)
+        count += present
+        x = np.where(present, column, 0.0)  # adding 0.0 changes neither the total nor the compensation
+        if compensated:  # CPython's loop, step for step
+            new_total = total + x
+            compensation += np.where(np.abs(total) >= np.abs(x), (total - new_total) + x, (x - new_total) + total)
+            total = new_total
+        else:
+            total += x
+    if compensated:
+        total = np.where((compensation != 0) & np.isfinite(compensation), total + compensation, total)
+    return total, count
+
+
+def aggregate_history_batch(columns: Sequence[Floats | None], n: int, fetch_type: str) -> Floats | None:
+    """aggregate_history per element over rounded columns, newest first; NaN = no point, None = no column."""
+    present = [column for column in columns[:n] if column is not None]
+    if not present:
+        return None
+    if fetch_type == "avg":
+        total, count = python_sum(present)
+        with np.errstate(invalid="ignore"):  # 0/0 = NaN where a series has no point
+            return round6(total / count)
+    last = present[0]
+    for column in present[1:]:
+        last = np.where(np.isnan(column), last, column)
+    return last
 
 
 def _floor(config: Mapping[str, Any], field: str) -> float | None:
@@ -111,6 +175,17 @@ class SimpleRatio:
             return ratio_anomaly(value, h, h, floor, ceil)
 
         return rounding(on_rounded)
+
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector:
+        floor, ceil, period = self.floor, self.ceil, self.period
+
+        def detect(values: Floats, t: int, interval: int, history: BatchHistory) -> Flags:
+            h = rounded_column(history, t - (period or interval))
+            if h is None:
+                return no_anomaly(values, t, interval, history)
+            return ratio_anomaly_batch(values, h, h, floor, ceil)
+
+        return detect
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +247,17 @@ class AdvancedRatio:
             return ratio_anomaly(value, floor_h, ceil_h, floor, ceil)
 
         return rounding(on_rounded)
+
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector:
+        floor, ceil, period, fetch_type = self.floor, self.ceil, self.period, self.fetch_type
+        floor_n, ceil_n = self.floor_points, self.ceil_points
+        depth = range(1, max(floor_n, ceil_n) + 1)
+
+        def detect(values: Floats, t: int, interval: int, history: BatchHistory) -> Flags:
+            step = period or interval
+            columns = [rounded_column(history, t - k * step) for k in depth]
+            floor_h = aggregate_history_batch(columns, floor_n, fetch_type) if floor_n else None
+            ceil_h = floor_h if ceil_n == floor_n else aggregate_history_batch(columns, ceil_n, fetch_type)
+            return ratio_anomaly_batch(values, floor_h, ceil_h, floor, ceil)
+
+        return detect

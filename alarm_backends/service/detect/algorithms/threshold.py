@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
+from alarm_backends.service.detect.batch import UFUNCS, BatchDetector, BatchHistory, Flags, Floats
 from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
 from alarm_backends.service.detect.errors import AlgorithmConfigError
 from alarm_backends.service.detect.history import Detector, History
@@ -62,12 +65,27 @@ class Threshold:
     def history_offsets(self, interval: int) -> list[int]:
         return []
 
+    def _thresholds(self, scale: float) -> tuple[tuple[tuple[str, float], ...], ...]:
+        return tuple(tuple((c.method, rounded(c.threshold * scale)) for c in group) for group in self.groups)
+
     def detector(self, scale: float = 1.0) -> Detector:
-        compiled = tuple(
-            tuple((METHODS[c.method], rounded(c.threshold * scale)) for c in group) for group in self.groups
-        )
+        compiled = tuple(tuple((METHODS[m], th) for m, th in group) for group in self._thresholds(scale))
 
         def on_rounded(value: float, t: int, interval: int, history: History) -> bool:
             return threshold_anomaly(value, compiled)
 
         return rounding(on_rounded)
+
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector:
+        compiled = tuple(tuple((UFUNCS[m], th) for m, th in group) for group in self._thresholds(scale))
+
+        def detect(values: Floats, t: int, interval: int, history: BatchHistory) -> Flags:
+            anomalous = np.zeros(len(values), dtype=bool)
+            for (first_op, first_threshold), *rest in compiled:
+                holds = first_op(values, first_threshold)
+                for op, threshold in rest:
+                    holds &= op(values, threshold)
+                anomalous |= holds
+            return anomalous
+
+        return detect

@@ -6,8 +6,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
+
 from alarm_backends.service.detect.algorithms.amplitude import DailyComparison
 from alarm_backends.service.detect.algorithms.base import DAY
+from alarm_backends.service.detect.batch import (
+    UFUNCS,
+    BatchDetector,
+    BatchHistory,
+    Flags,
+    Floats,
+    round6,
+    rounded_column,
+)
 from alarm_backends.service.detect.compare import METHODS, Comparator, rounded
 from alarm_backends.service.detect.history import Detector, History
 from alarm_backends.service.detect.rounding import rounding
@@ -47,3 +58,20 @@ class YearRoundRange:
             return year_round_range_anomaly(value, past, ratio, shock, op)
 
         return rounding(on_rounded)
+
+    def batch_detector(self, scale: float = 1.0) -> BatchDetector:
+        ratio, shock = self.config.ratio, self.config.shock * scale
+        op = UFUNCS[self.config.method]
+        day_offsets = tuple(self.history_offsets(0))
+
+        def detect(values: Floats, t: int, interval: int, history: BatchHistory) -> Flags:
+            magnitude = np.abs(values)
+            anomalous = np.zeros(len(values), dtype=bool)
+            for offset in day_offsets:
+                then = rounded_column(history, t - offset)
+                if then is not None:
+                    # "neq" holds for NaN, so missing days are masked out, not left to the comparison
+                    anomalous |= op(magnitude, round6(np.abs(then) * ratio + shock)) & ~np.isnan(then)
+            return anomalous
+
+        return detect
