@@ -342,7 +342,7 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
     t1, c1, gc1 = time.time(), time.process_time(), gc_time[0]
     if profiler:
         profiler.disable()
-    series = {s for st in runner.states.values() for s in (*st.memory, *st.windows.open_series())}
+    series = sum(st.series_counts(runner.index)[0] for st in runner.states.values())
     cp_before_close = tuple(checkpoint_time)
     t_close = time.perf_counter()
     runner.producer.flush(60)  # the last events; the final snapshot is not part of the measured work
@@ -353,7 +353,7 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
         "gc_seconds": gc1 - clock.get("gc0", gc1), "checkpoint_seconds": cp_before_close[0],
         "checkpoints": cp_before_close[1], "final_flush_seconds": final_flush,
         "ingest_seconds": phase[0], "close_seconds": phase[1],
-        "series": len(series), "rss_before": rss_before, "peak_rss": peak_rss,
+        "series": series, "rss_before": rss_before, "peak_rss": peak_rss,
         "late": sum(st.windows.late for st in runner.states.values()),
         "close_info": close_info,
     }
@@ -570,19 +570,15 @@ def run_memory(ips: int, metrics: int, windows: int, step: int, strategies: list
     base, _ = tracemalloc.get_traced_memory()
     t0 = time.perf_counter()
     state = PartitionState(AccessSettings.lateness)
-    peak_series = 0
     for start in range(0, len(subset), 5000):
         for raw in subset[start:start + 5000]:
             processor.ingest(state, "mem", raw)
-        peak_series = max(peak_series, len({*state.memory, *state.windows.open_series()}))
         processor.close_windows(state)
-    series_set = {*state.memory, *state.windows.open_series()}
-    series = len(series_set)
-    item_series = sum(len(index.aggs[uid].items) for uid, _key in series_set)
+    series, item_series = state.series_counts(index)
     cur, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     elapsed = time.perf_counter() - t0
-    snapshot_bytes = len(state.dump({uid: s.fingerprint for uid, s in index.items.items()}))
+    snapshot_bytes = len(state.dump(index.fingerprints))
     return {"ips": ips, "windows": windows, "messages": len(subset), "series": series, "peak_bytes": peak - base,
             "bytes_per_series": (peak - base) / max(1, series),
             "held_bytes_per_series": (cur - base) / max(1, series), "snapshot_bytes_per_series": snapshot_bytes / max(
@@ -630,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
         facts["load_at_start"] = loadavg()
         strategies = build_strategies(args.strategies, args.metrics)
         index = StrategyIndex(strategies, {TABLE: "x"})
-        items_per_msg = sum(len(agg.items) for aggs in index.by_table[TABLE].values() for agg in aggs)
+        items_per_msg = sum(len(agg.items) for group in index.by_table[TABLE] for agg in group.aggs)
         print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()), flush=True)
         t = time.perf_counter()
         messages = build_messages(args.series, args.metrics, args.windows, args.step, spike_rate=args.spike_rate)

@@ -102,7 +102,7 @@ def test_replaying_from_a_snapshot_emits_exactly_what_an_uninterrupted_run_emits
         before.extend(processor.close_windows(state))
     fingerprints = {uid: spec.fingerprint for uid, spec in index.items.items()}
     snapshot = state.dump(fingerprints)
-    restored = PartitionState.load(snapshot, 0, index.intervals, fingerprints)
+    restored = PartitionState.load(snapshot, 0, index)
     after: list[dict] = []
     for raw in messages[9:]:
         processor.ingest(restored, TOPIC, raw)
@@ -125,12 +125,13 @@ def test_a_changed_item_starts_afresh_and_the_others_keep_their_state() -> None:
     changed = threshold_strategy(sid=3, iid=31, count=2, threshold=50)
     new_index = StrategyIndex([keep, changed], TABLES)
     assert new_index.changed_items(index) == {"3.31"}
-    new_fp = {uid: spec.fingerprint for uid, spec in new_index.items.items()}
-    restored = PartitionState.load(snapshot, 0, new_index.intervals, new_fp)
+    restored = PartitionState.load(snapshot, 0, new_index)
     [memory] = restored.memory.values()  # both items read one aggregation: its history is kept
-    assert (memory.last_closed, memory.last_value) == (T0, 95.0)
-    assert set(memory.items or {}) == {"1.11"}
-    assert memory.items["1.11"].anomalies == {1: [T0]}
+    [table] = restored.tables.values()
+    slot = table.slot_of[("10.0.0.1",)]
+    assert (memory.last_closed[slot], memory.last_value[slot]) == (T0, 95.0)
+    assert set(memory.items[slot]) == {"1.11"}
+    assert memory.items[slot]["1.11"].anomalies == {1: [T0]}
 
 
 def kinds(events: list[dict]) -> list[tuple[str, int, int]]:

@@ -1,74 +1,136 @@
-from alarm_backends.service.access.data.windows import Acc, WindowSet
+"""Windows and their column-wise reduction, through the processor's ingest and close."""
+import orjson
+import pytest
 
-S = ("1.1", ("10.0.0.1",))
+from alarm_backends.service.access.data.columns import Closing
+from alarm_backends.service.access.data.index import StrategyIndex
+from alarm_backends.service.access.data.parse import Point
+from alarm_backends.service.access.data.processor import AccessProcessor
+from alarm_backends.service.access.data.state import PartitionState
+from alarm_backends.service.access.data.windows import Bucket
+from tests.access.strategies import threshold_strategy
+
+TOPIC = "bkm_system.cpu_summary"
+TABLES = {"system.cpu_summary": TOPIC}
+BASE = 1_700_000_000 - 1_700_000_000 % 3600  # times below are seconds after it
 
 
-def feed(ws: WindowSet, points: list[tuple[int, float]], interval: int = 60, identity: object = "h1") -> list[bool]:
-    accepted = []
-    for t, v in points:
-        accepted.append(ws.add(S, t, interval, v, identity))
-        ws.observe(t)
-    return accepted
+def setup(lateness: int, agg_method: str = "SUM") -> tuple[AccessProcessor, PartitionState]:
+    strategy = threshold_strategy(count=1, check_window=1, agg_method=agg_method, threshold=1e9)
+    return AccessProcessor(StrategyIndex([strategy], TABLES)), PartitionState(lateness)
+
+
+def feed(processor: AccessProcessor, state: PartitionState, points: list[tuple[int, float]],
+         host: str = "h1", ip: str = "10.0.0.1") -> list[bool]:
+    return [processor.ingest(state, TOPIC, orjson.dumps({
+        "time": BASE + t, "dimensions": {"bk_target_ip": ip, "host": host}, "metrics": {"usage": v}})) == 1
+        for t, v in points]
+
+
+def closed(processor: AccessProcessor, state: PartitionState) -> list[tuple[int, float, int]]:
+    """(start, value, points) of the windows the watermark closed."""
+    out = []
+    for group_uid, start, bucket in state.windows.close_ready():
+        group = processor.index.groups[group_uid]
+        [agg] = group.aggs
+        column = Closing(bucket, group.names).column(start, agg.metric, agg.agg_method)
+        out += list(zip([start - BASE] * len(column.slots), column.values.tolist(), column.points.tolist(), strict=True))
+    return out
 
 
 def test_points_aggregate_into_windows_aligned_to_the_interval() -> None:
-    ws = WindowSet(lateness=0)
-    feed(ws, [(120, 1.0), (130, 3.0), (179, 5.0), (180, 7.0)])
-    [closed] = ws.close_ready({"1.1": "AVG"})
-    assert (closed.start, closed.value, closed.points) == (120, 3.0, 3)
+    processor, state = setup(0, "AVG")
+    feed(processor, state, [(120, 1.0), (130, 3.0), (179, 5.0), (180, 7.0)])
+    assert closed(processor, state) == [(120, 3.0, 3)]
 
 
-def test_every_aggregation_method() -> None:
-    acc = Acc()
+@pytest.mark.parametrize(("method", "expected"), [
+    ("AVG", 4.0), ("SUM", 12.0), ("MAX", 7.0), ("MIN", 1.0), ("COUNT", 3.0), ("LAST", 1.0)])
+def test_every_aggregation_method(method: str, expected: float) -> None:
+    bucket = Bucket()
     for t, v in [(1, 4.0), (3, 1.0), (2, 7.0)]:
-        acc.add(t, v)
-    assert {m: acc.result(m) for m in ("AVG", "SUM", "MAX", "MIN", "COUNT", "LAST")} == {
-        "AVG": 4.0, "SUM": 12.0, "MAX": 7.0, "MIN": 1.0, "COUNT": 3.0, "LAST": 1.0}
+        bucket.add(0, Point(t, {}, {"m": v}))
+    bucket.add(1, Point(1, {}, {"m": 9.0}))
+    column = Closing(bucket, ("m",)).column(0, "m", method)
+    assert column.slots.tolist() == [0, 1]
+    assert column.values.tolist()[0] == expected
+    assert column.points.tolist() == [3, 1]
+
+
+def test_last_takes_the_latest_time_and_among_equal_times_the_last_to_arrive() -> None:
+    bucket = Bucket()
+    for t, v in [(5, 1.0), (9, 2.0), (9, 3.0), (7, 4.0)]:
+        bucket.add(0, Point(t, {"n": v}, {"m": v}))
+    assert Closing(bucket, ("m",)).column(0, "m", "LAST").values.tolist() == [3.0]
+
+
+def test_a_series_missing_the_metric_in_some_points_aggregates_the_points_that_have_it() -> None:
+    bucket = Bucket()
+    bucket.add(0, Point(1, {}, {"m": 2.0, "n": 1.0}))
+    bucket.add(0, Point(2, {}, {"n": 5.0}))
+    bucket.add(1, Point(1, {}, {"n": 5.0}))
+    closing = Closing(bucket, ("m", "n"))
+    m = closing.column(0, "m", "AVG")
+    assert (m.slots.tolist(), m.values.tolist(), m.points.tolist()) == ([0], [2.0], [1])
+    n = closing.column(0, "n", "SUM")
+    assert (n.slots.tolist(), n.values.tolist()) == ([0, 1], [6.0, 5.0])
 
 
 def test_a_window_closes_only_when_the_watermark_passes_its_end_after_the_allowed_lateness() -> None:
-    ws = WindowSet(lateness=30)
-    feed(ws, [(0, 1.0), (70, 1.0)])
-    assert ws.close_ready({"1.1": "SUM"}) == []  # watermark 40 < 60
-    feed(ws, [(90, 1.0)])
-    assert [c.start for c in ws.close_ready({"1.1": "SUM"})] == [0]  # watermark 60
+    processor, state = setup(30)
+    feed(processor, state, [(0, 1.0), (70, 1.0)])
+    assert closed(processor, state) == []  # watermark 40 < 60
+    feed(processor, state, [(90, 1.0)])
+    assert [c[0] for c in closed(processor, state)] == [0]  # watermark 60
 
 
 def test_a_point_later_than_the_lateness_is_counted_late_and_not_merged() -> None:
-    ws = WindowSet(lateness=10)
-    assert feed(ws, [(5, 1.0), (75, 1.0), (50, 100.0)]) == [True, True, False]
-    assert ws.late == 1
-    [closed] = ws.close_ready({"1.1": "SUM"})
-    assert closed.value == 1.0
+    processor, state = setup(10)
+    assert feed(processor, state, [(5, 1.0), (75, 1.0), (50, 100.0)]) == [True, True, False]
+    assert state.windows.late == 1
+    assert closed(processor, state) == [(0, 1.0, 1)]
 
 
 def test_a_late_point_within_the_lateness_still_counts() -> None:
-    ws = WindowSet(lateness=30)
-    assert feed(ws, [(5, 1.0), (75, 1.0), (50, 2.0)]) == [True, True, True]
-    assert ws.late == 0
+    processor, state = setup(30)
+    assert feed(processor, state, [(5, 1.0), (75, 1.0), (50, 2.0)]) == [True, True, True]
+    assert state.windows.late == 0
 
 
 def test_duplicate_points_of_a_series_at_the_same_time_count_once() -> None:
-    ws = WindowSet(lateness=0)
-    assert feed(ws, [(10, 1.0), (10, 1.0), (20, 3.0)]) == [True, False, True]
-    assert ws.add(S, 10, 60, 9.0, "other-host")  # same time, another raw series: not a duplicate
-    assert ws.duplicates == 1
+    processor, state = setup(0)
+    assert feed(processor, state, [(10, 1.0), (10, 1.0), (20, 3.0)]) == [True, False, True]
+    # same time and series key, another raw series (other dimensions): not a duplicate
+    assert feed(processor, state, [(10, 9.0)], host="h2") == [True]
+    assert state.windows.duplicates == 1
+    feed(processor, state, [(60, 0.0)])
+    assert closed(processor, state) == [(0, 13.0, 3)]
+
+
+def test_a_point_repeating_a_time_with_new_metrics_adds_only_those() -> None:
+    strategies = [threshold_strategy(sid=1, iid=11, count=1, check_window=1, agg_method="SUM"),
+                  threshold_strategy(sid=2, iid=21, count=1, check_window=1, agg_method="SUM", metric="load")]
+    processor, state = AccessProcessor(StrategyIndex(strategies, TABLES)), PartitionState(0)
+    point = {"time": BASE + 10, "dimensions": {"bk_target_ip": "10.0.0.1"}}
+    assert processor.ingest(state, TOPIC, orjson.dumps({**point, "metrics": {"usage": 1.0}})) == 1
+    assert processor.ingest(state, TOPIC, orjson.dumps({**point, "metrics": {"usage": 1.0, "load": 2.0}})) == 1
+    assert state.windows.duplicates == 1
 
 
 def test_lateness_does_not_depend_on_when_windows_are_closed() -> None:
-    one, two = WindowSet(lateness=0), WindowSet(lateness=0)
-    feed(one, [(10, 1.0), (130, 1.0), (20, 5.0)])
-    feed(two, [(10, 1.0), (130, 1.0)])
-    two.close_ready({"1.1": "SUM"})
-    feed(two, [(20, 5.0)])
-    assert one.late == two.late == 1
+    (p1, one), (p2, two) = setup(0), setup(0)
+    feed(p1, one, [(10, 1.0), (130, 1.0), (20, 5.0)])
+    feed(p2, two, [(10, 1.0), (130, 1.0)])
+    p2.close_windows(two)
+    feed(p2, two, [(20, 5.0)])
+    assert one.windows.late == two.windows.late == 1
 
 
 def test_windows_survive_a_dump_and_load_exactly() -> None:
-    ws = WindowSet(lateness=5)
-    feed(ws, [(10, 1.0), (20, 2.0), (70, 4.0)])
-    restored = WindowSet.load(ws.dump(), 5, {"1.1": 60})
-    assert feed(restored, [(20, 2.0)]) == [False]  # the duplicate is still recognised
-    feed(restored, [(200, 0.0)])
-    feed(ws, [(200, 0.0)])
-    assert restored.close_ready({"1.1": "SUM"}) == ws.close_ready({"1.1": "SUM"})
+    processor, state = setup(5)
+    feed(processor, state, [(10, 1.0), (20, 2.0), (70, 4.0)])
+    restored = PartitionState.load(state.dump(processor.index.fingerprints), 5, processor.index)
+    assert feed(processor, restored, [(20, 2.0)]) == [False]  # the duplicate is still recognised
+    feed(processor, restored, [(200, 0.0)])
+    feed(processor, state, [(200, 0.0)])
+    assert closed(processor, restored) == closed(processor, state) == [(0, 3.0, 2), (60, 4.0, 1)]

@@ -36,8 +36,8 @@ def test_an_event_index_holds_only_event_items_keyed_by_the_event_name() -> None
     events = StrategyIndex(strategies, TABLES, data_type_label="event")
     metrics = StrategyIndex(strategies, TABLES)
     assert list(events.items) == ["2.21"] and events.topics == [TOPIC]
-    assert [(i.uid, i.agg_method) for agg in events.metrics_for_topic(TOPIC)["disk_full"] for i in agg.items] \
-        == [("2.21", "COUNT")]
+    assert [(agg.metric, i.uid, i.agg_method) for group in events.groups_for_topic(TOPIC) for agg in group.aggs
+            for i in agg.items] == [("disk_full", "2.21", "COUNT")]
     assert list(metrics.items) == ["1.11"] and metrics.topics == ["bkm_cpu"]
 
 
@@ -95,8 +95,7 @@ def test_a_snapshot_remembers_which_events_a_window_counted() -> None:
     processor = AccessProcessor(index, parser=parse_event_message)
     first, replayed = PartitionState(0), message(custom_event(ms(0), module="db"))
     processor.ingest(first, TOPIC, replayed)
-    fingerprints = {uid: spec.fingerprint for uid, spec in index.items.items()}
-    restored = PartitionState.load(first.dump(fingerprints), 0, index.intervals, fingerprints)
+    restored = PartitionState.load(first.dump(index.fingerprints), 0, index)
     assert processor.ingest(restored, TOPIC, replayed) == 0 and restored.windows.duplicates == 1
     processor.ingest(restored, TOPIC, message(custom_event(ms(1), name="heartbeat")))
     assert processor.close_windows(restored) == []  # one event counted once: below the threshold of 2

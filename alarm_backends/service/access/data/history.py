@@ -13,24 +13,47 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
 import orjson
 import redis
 
 SeriesId = tuple[str, tuple[Any, ...]]
 
 
-class HistoryView:
-    """What an algorithm sees: get(window start) -> value or None."""
+class RowHistory:
+    """What a scalar detector sees for one series of an aggregation's column-wise history."""
 
-    __slots__ = ("short", "long")
+    __slots__ = ("short", "slot", "long")
 
-    def __init__(self, short: Mapping[int, float], long: Mapping[int, float] | None = None) -> None:
-        self.short = short
-        self.long = long or {}
+    def __init__(self, short: Mapping[int, np.ndarray], slot: int, long: Mapping[int, float] | None) -> None:
+        self.short, self.slot, self.long = short, slot, long
 
     def get(self, timestamp: int) -> float | None:
-        value = self.short.get(timestamp)
-        return value if value is not None else self.long.get(timestamp)
+        values = self.short.get(timestamp)
+        if values is not None:
+            value = values[self.slot]
+            if value == value:  # not NaN
+                return float(value)
+        return self.long.get(timestamp) if self.long else None
+
+
+class ColumnHistory:
+    """What a batch detector sees: per series of a closed column, the value at a window start
+    (NaN where there is none), from memory or else from the Redis look-backs."""
+
+    __slots__ = ("short", "slots", "long")
+
+    def __init__(self, short: Mapping[int, np.ndarray], slots: np.ndarray,
+                 long: list[Mapping[int, float]] | None) -> None:
+        self.short, self.slots, self.long = short, slots, long
+
+    def get(self, timestamp: int) -> np.ndarray | None:
+        values = self.short.get(timestamp)
+        column = values[self.slots] if values is not None else None
+        if self.long:
+            far = np.fromiter((found.get(timestamp, np.nan) for found in self.long), np.float64, len(self.long))
+            column = far if column is None else np.where(np.isnan(column), far, column)
+        return column
 
 
 def series_key(series: SeriesId) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from alarm_backends.service.access.data.conditions import Predicate, compile_conditions
+from alarm_backends.service.detect.batch import BatchDetector, compile_level_batch
 from alarm_backends.service.detect.level import compile_level
 from alarm_backends.service.detect.history import Detector
 from alarm_backends.service.detect.rounding import on_rounded
@@ -34,6 +35,7 @@ class LevelSpec:
     recovery_config: dict[str, Any]
     detector: Detector  # (value, t, interval, history) -> anomalous?
     detector_key: str  # equal for levels that detect alike (same algorithms, connector and unit)
+    batch: BatchDetector | None = None  # the same detector over a column of rounded values
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,7 @@ class ItemSpec:
     history_offsets: tuple[int, ...]
     fingerprint: str
     agg_uid: str  # the aggregation this item reads (shared by items that aggregate alike)
+    group_uid: str  # the series group of that aggregation (same table, dimensions, condition, interval)
     no_data_config: dict[str, Any] = field(default_factory=dict)
     key_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(default=lambda d: ())  # series key
 
@@ -112,6 +115,7 @@ def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSp
             trigger_count=int(trigger.get("count", 1)), check_window=int(trigger.get("check_window", 1)),
             uptime=_uptime(trigger), recovery_config=dict(detect.get("recovery_config", {})),
             detector=compile_level(by_level[level], detect.get("connector", "and"), str(query.get("unit") or "")),
+            batch=compile_level_batch(by_level[level], detect.get("connector", "and"), str(query.get("unit") or "")),
             detector_key=orjson.dumps(
                 [[{k: v for k, v in a.items() if k not in ("level", "id")} for a in by_level[level]],
                  detect.get("connector", "and"), str(query.get("unit") or "")], option=orjson.OPT_SORT_KEYS).decode(),
@@ -125,6 +129,9 @@ def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSp
     agg_uid = "a" + hashlib.md5(orjson.dumps(
         [query["result_table_id"], query_metric(query), method, interval, dimensions, query.get("agg_condition") or []],
         option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+    group_uid = "g" + hashlib.md5(orjson.dumps(
+        [query["result_table_id"], interval, dimensions, query.get("agg_condition") or []],
+        option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
     return ItemSpec(
         uid=f"{strategy['id']}.{item['id']}", strategy_id=int(strategy["id"]), item_id=int(item["id"]),
         strategy_name=str(strategy.get("name", "")), item_name=str(item.get("name", "")),
@@ -132,7 +139,7 @@ def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSp
         metric=query_metric(query), agg_method=method, interval=interval, dimensions=dimensions,
         condition=compile_conditions(query.get("agg_condition")), levels=tuple(levels),
         unit=str(query.get("unit") or ""), history_offsets=tuple(offsets), fingerprint=fingerprint,
-        agg_uid=agg_uid,
+        agg_uid=agg_uid, group_uid=group_uid,
         no_data_config=dict(item.get("no_data_config") or {}),
     )
 
@@ -141,6 +148,8 @@ def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSp
 class AggSpec:
     """One aggregation and the items that read it (all of them query it alike)."""
     uid: str
+    group_uid: str
+    metric: str
     items: tuple[ItemSpec, ...]
     interval: int
     agg_method: str
@@ -151,15 +160,18 @@ class AggSpec:
     # Levels that detect alike run once per window: `detectors` are the distinct ones, and
     # `plans` gives per item its levels (most severe first) with the index of their detector.
     # When every one of them offers it, `detectors` take the value rounded once (`prerounded`).
+    # `batch` are the same detectors over a column of rounded values, when all have that form.
     detectors: tuple[Detector, ...]
     plans: tuple[tuple[ItemSpec, tuple[tuple[LevelSpec, int], ...]], ...]
     prerounded: bool
+    batch: tuple[BatchDetector, ...] | None
 
     @classmethod
     def of(cls, uid: str, items: list[ItemSpec]) -> AggSpec:
         first = items[0]
         slots: dict[str, int] = {}
         detectors: list[Detector] = []
+        batch: list[BatchDetector | None] = []
         plans = []
         for item in items:
             plan = []
@@ -168,14 +180,45 @@ class AggSpec:
                 if slot is None:
                     slot = slots[level.detector_key] = len(detectors)
                     detectors.append(level.detector)
+                    batch.append(level.batch)
                 plan.append((level, slot))
             plans.append((item, tuple(plan)))
         rounded_variants = [on_rounded(d) for d in detectors]
         prerounded = all(rounded_variants)
-        return cls(uid, tuple(items), first.interval, first.agg_method, first.condition, first.key_of,
-                   tuple(sorted({o for i in items for o in i.history_offsets})),
+        return cls(uid, first.group_uid, first.metric, tuple(items), first.interval, first.agg_method,
+                   first.condition, first.key_of, tuple(sorted({o for i in items for o in i.history_offsets})),
                    any(i.no_data_config.get("is_enabled") for i in items),
-                   tuple(rounded_variants if prerounded else detectors), tuple(plans), prerounded)  # type: ignore[arg-type]
+                   tuple(rounded_variants if prerounded else detectors), tuple(plans), prerounded,  # type: ignore[arg-type]
+                   tuple(batch) if all(b is not None for b in batch) else None)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSpec:
+    """Aggregations whose series are keyed alike (table, dimensions, condition, interval): they
+    share their series and their windows, so a point is keyed and filed once for all of them."""
+    uid: str
+    table_id: str
+    interval: int
+    condition: Predicate | None
+    key_of: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    aggs: tuple[AggSpec, ...]
+    names: tuple[str, ...]  # the metrics read, each once
+    metric_set: frozenset[str]
+    readers: dict[str, int]  # metric -> aggregations reading it
+
+    @classmethod
+    def of(cls, uid: str, aggs: list[AggSpec]) -> GroupSpec:
+        first = aggs[0]
+        names = tuple(dict.fromkeys(agg.metric for agg in aggs))
+        readers = {name: sum(1 for agg in aggs if agg.metric == name) for name in names}
+        return cls(uid, first.items[0].table_id, first.interval, first.condition, first.key_of, tuple(aggs),
+                   names, frozenset(names), readers)
+
+    def fed(self, metrics: Mapping[str, Any]) -> int:
+        """How many of the aggregations a point with these metrics feeds."""
+        if len(self.readers) == len(self.aggs) and metrics.keys() >= self.metric_set:
+            return len(self.aggs)
+        return sum(n for name, n in self.readers.items() if name in metrics)
 
 
 class StrategyIndex:
@@ -202,21 +245,24 @@ class StrategyIndex:
                 self.items[spec.uid] = spec
                 grouped.setdefault(spec.agg_uid, []).append(spec)
         self.aggs = {uid: AggSpec.of(uid, items) for uid, items in grouped.items()}
-        by_table: dict[str, dict[str, list[AggSpec]]] = {}
+        by_group: dict[str, list[AggSpec]] = {}
         for agg in self.aggs.values():
-            by_table.setdefault(agg.items[0].table_id, {}).setdefault(agg.items[0].metric, []).append(agg)
+            by_group.setdefault(agg.group_uid, []).append(agg)
+        self.groups = {uid: GroupSpec.of(uid, aggs) for uid, aggs in by_group.items()}
+        by_table: dict[str, list[GroupSpec]] = {}
+        for group in self.groups.values():
+            by_table.setdefault(group.table_id, []).append(group)
         self.by_table = by_table
         self.table_by_topic = {topics_by_table[t]: t for t in by_table}
-        self.methods = {uid: agg.agg_method for uid, agg in self.aggs.items()}
-        self.intervals = {uid: agg.interval for uid, agg in self.aggs.items()}
+        self.fingerprints = {uid: spec.fingerprint for uid, spec in self.items.items()}
 
     @property
     def topics(self) -> list[str]:
         return sorted(self.table_by_topic)
 
-    def metrics_for_topic(self, topic: str) -> dict[str, list[AggSpec]]:
+    def groups_for_topic(self, topic: str) -> list[GroupSpec]:
         table = self.table_by_topic.get(topic)
-        return self.by_table.get(table, {}) if table else {}
+        return self.by_table.get(table, []) if table else []
 
     def changed_items(self, previous: StrategyIndex | None) -> set[str]:
         """Items whose config changed or that disappeared: their series state must be reset."""

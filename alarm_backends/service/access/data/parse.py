@@ -16,6 +16,8 @@ import orjson
 from alarm_backends.core.kafka.errors import InvalidMessage
 
 _MS_THRESHOLD = 1e12
+_NUMBERS = frozenset((int, float))  # bool is its own type; orjson never yields NaN or infinities
+_NESTED = frozenset((dict, list))
 
 
 class Point(NamedTuple):
@@ -46,9 +48,10 @@ def epoch_seconds(value: Any, where: str, name: str) -> int:
 def check_dimensions(dimensions: Any, where: str, name: str) -> dict[str, Any]:
     if not isinstance(dimensions, dict):
         raise InvalidMessage(f"{where}: {name!r} must be an object")
-    for key, value in dimensions.items():
-        if isinstance(value, (dict, list)):
-            raise InvalidMessage(f"{where}: dimension {key!r} must be a scalar")
+    if not _NESTED.isdisjoint(map(type, dimensions.values())):
+        for key, value in dimensions.items():
+            if isinstance(value, (dict, list)):
+                raise InvalidMessage(f"{where}: dimension {key!r} must be a scalar")
     return dimensions
 
 
@@ -71,8 +74,9 @@ def _point(item: Any, index: int) -> Point:
     metrics = item.get("metrics")
     if not isinstance(metrics, dict) or not metrics:
         raise InvalidMessage(f"{where}: 'metrics' must be a non-empty object")
-    for name, value in metrics.items():
-        if type(value) not in (int, float) or isinstance(value, bool) or not math.isfinite(value):
-            raise InvalidMessage(f"{where}: metric {name!r} must be a finite number, got {value!r}")
+    if not _NUMBERS.issuperset(map(type, metrics.values())):
+        for name, value in metrics.items():
+            if type(value) not in _NUMBERS:
+                raise InvalidMessage(f"{where}: metric {name!r} must be a finite number, got {value!r}")
     dimensions = check_dimensions(item.get("dimensions", {}), where, "dimensions")
     return Point(ts, dimensions, metrics)

@@ -1,21 +1,26 @@
 """The access stage as a plain object: messages in, anomaly events out.
 
-ingest() parses one message and adds its points to the partition's windows;
-close_windows() closes what the watermark passed, runs detection per level,
-records anomalies and fires the N-of-M trigger. No Kafka here, and Redis only
-for look-backs longer than the in-memory horizon (one pipeline per call).
+ingest() parses one message and files its points in the partition's windows;
+close_windows() closes what the watermark passed, aggregates and detects
+column-wise (one numpy pass per aggregation and window), then records
+anomalies and fires the N-of-M trigger for the few series that need it. No
+Kafka here, and Redis only for look-backs longer than the in-memory horizon
+(one pipeline per closed column).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from alarm_backends.service.access.data.history import HistoryView, LongHistory, SeriesId
+import numpy as np
+
+from alarm_backends.service.access.data.columns import Closing, Column
+from alarm_backends.service.access.data.history import ColumnHistory, LongHistory, RowHistory
 from alarm_backends.service.access.data.index import AggSpec, ItemSpec, LevelSpec, StrategyIndex
 from alarm_backends.service.access.data.parse import Point, parse_metric_message
-from alarm_backends.service.access.data.state import ItemMemory, PartitionState, SeriesMemory
-from alarm_backends.service.access.data.windows import ClosedWindow
+from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemory, PartitionState, SeriesTable
+from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
 from alarm_backends.service.trigger.event import build_event, build_status_event
 from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_start
@@ -26,6 +31,14 @@ NO_DATA_CLOSE_SECONDS = 30 * 60
 FORGET_AFTER = 2 * DAY  # a series silent this long, with nothing open, is forgotten
 
 Parser = Callable[[bytes | None], list[Point]]  # raises InvalidMessage
+
+
+class ClosedWindow(NamedTuple):
+    """One series' closed window, as the trigger and the events see it."""
+    key: tuple[Any, ...]  # the values of agg_dimension
+    start: int
+    value: float
+    points: int
 
 
 class AccessProcessor:
@@ -39,27 +52,42 @@ class AccessProcessor:
         self.index = index
 
     def ingest(self, state: PartitionState, topic: str, raw: bytes | None) -> int:
-        """Add one message's points (once per aggregation that reads them); raises InvalidMessage
-        (nothing is added then). Returns the points added to a window."""
+        """File one message's points into the windows of the groups that read them; raises
+        InvalidMessage (nothing is added then). Returns the (point, aggregation) pairs added."""
         points = self.parser(raw)
-        by_metric = self.index.metrics_for_topic(topic)
-        add = state.windows.add
-        observe = state.windows.observe
+        groups = self.index.groups_for_topic(topic)
+        windows = state.windows
+        tables = state.tables
         accepted = 0
         for point in points:
-            dims = point.dimensions
-            identity = None
-            for metric, value in point.metrics.items():
-                aggs = by_metric.get(metric)
-                if not aggs:
+            t = point.time
+            for group in groups:
+                if group.condition is not None and not group.condition(point.dimensions):
                     continue
-                for agg in aggs:
-                    if agg.condition is not None and not agg.condition(dims):
-                        continue
-                    if identity is None:
-                        identity = point.identity or tuple(sorted(dims.items()))
-                    accepted += add((agg.uid, agg.key_of(dims)), point.time, agg.interval, value, identity)
-            observe(point.time)
+                fed = group.fed(point.metrics)
+                if not fed:
+                    continue
+                interval = group.interval
+                start = t - t % interval
+                if start + interval <= windows.max_time - windows.lateness:
+                    windows.late += fed
+                    continue
+                by_start = windows.open.get(group.uid)
+                bucket = by_start.get(start) if by_start is not None else None
+                if bucket is None:
+                    bucket = windows.bucket(group.uid, start, interval)
+                table = tables.get(group.uid) or state.table(group.uid)
+                slot = table.slot(group.key_of(point.dimensions))
+                if (slot, t) in bucket.first:
+                    part = bucket.add_colliding(slot, point, group.metric_set)
+                    added = group.fed(part.metrics) if part is not None else 0
+                    windows.duplicates += fed - added
+                    fed = added
+                else:
+                    bucket.add(slot, point)
+                windows.points += fed
+                accepted += fed
+            windows.observe(t)
         return accepted
 
     @property
@@ -82,68 +110,103 @@ class AccessProcessor:
         return {uid: seen[item.agg_uid] for uid, item in self.index.items.items() if item.agg_uid in seen}
 
     def close_windows(self, state: PartitionState) -> list[dict[str, Any]]:
-        closed = state.windows.close_ready(self.index.methods)
+        closed = state.windows.close_ready()
         events: list[dict[str, Any]] = []
-        if closed:
-            long_values = self._fetch_long(closed)
-            long_writes: list[tuple[SeriesId, int, float, int]] = []
-            seen = state.agg_seen
-            aggs, plans = self.index.aggs, self._history_plan
-            for window in closed:
-                uid = window.series[0]
-                if window.start > seen.get(uid, -1):
-                    seen[uid] = window.start
-                horizon, long_offsets, ttl = plans[uid]
-                self._close_one(state, aggs[uid], horizon, window,
-                                long_values.get(window.series) if long_values else None, events)
-                if long_offsets:
-                    long_writes.append((window.series, window.start, window.value, ttl))
-            if long_writes and self.long_history is not None:
-                self.long_history.store(long_writes)
+        groups = self.index.groups
+        for group_uid, start, bucket in closed:
+            group = groups.get(group_uid)
+            if group is None:
+                continue
+            table = state.table(group_uid)
+            closing = Closing(bucket, group.names)
+            for agg in group.aggs:
+                column = closing.column(start, agg.metric, agg.agg_method)
+                if len(column.slots):
+                    self._close_column(state, agg, table, column, events)
         minute = state.windows.watermark // 60
         if minute > state.nodata_scanned:
             state.nodata_scanned = minute
-            self._scan_silence(state, events)
+            self._scan_silence(state, events, full=minute % 60 == 0)
         state.events += len(events)
         return events
 
-    def _close_one(self, state: PartitionState, agg: AggSpec, horizon: int, window: ClosedWindow,
-                   long_values: dict[int, float] | None, events: list[dict[str, Any]]) -> None:
-        """One closed window of an aggregated series, through every item that reads it."""
-        t, value, key = window.start, window.value, window.series[1]
-        mem = state.series_memory(window.series)
-        history = mem.history
-        view = HistoryView(history, long_values) if long_values else history
-        unit = agg.interval
-        seen = round(value, PRECISION) if agg.prerounded else value
-        flags = [detector(seen, t, unit, view) for detector in agg.detectors]
-        gap = mem.last_closed is not None and t - mem.last_closed > unit
-        if mem.items or (gap and agg.watches_nodata) or any(flags):  # else: nothing pends, nothing new
-            for item, plan in agg.plans:
-                imem = mem.items.get(item.uid) if mem.items else None
-                anomalous = [level for level, slot in plan if flags[slot]]
-                if imem is None and not anomalous and not (gap and item.no_data_config.get("is_enabled")):
-                    continue
-                imem = self._close_item(item, mem, imem or ItemMemory(), key, window, anomalous, gap, events)
-                mem.settle(item.uid, imem)
-            if mem.items:
-                state.watch.add(window.series)
-        mem.last_closed, mem.last_value = t, value
-        history[t] = value
-        if len(history) > horizon // unit + 1:  # something fell out of the look-back (or a gap)
+    def _close_column(self, state: PartitionState, agg: AggSpec, table: SeriesTable, column: Column,
+                      events: list[dict[str, Any]]) -> None:
+        """One closed window of every series of an aggregation: detection column-wise, then the
+        items of the series that are anomalous, have something pending or came back from a gap."""
+        t, slots, values, unit = column.start, column.slots, column.values, agg.interval
+        if t > state.agg_seen.get(agg.uid, -1):
+            state.agg_seen[agg.uid] = t
+        mem = state.agg_memory(agg.uid, agg.group_uid, len(table.keys))
+        horizon, long_offsets, ttl = self._history_plan[agg.uid]
+        long_values = self._fetch_long(agg, table, column, long_offsets) if long_offsets else None
+        flags = self._detect(agg, mem, column, long_values)
+        last = mem.last_closed[slots]
+        known = last != NEVER
+        gap = known & (t - np.where(known, last, t) > unit)
+        rows = np.logical_or.reduce(flags) if len(flags) else np.zeros(len(slots), dtype=bool)
+        if agg.watches_nodata:
+            rows |= gap
+        if mem.items:
+            rows |= np.isin(slots, np.fromiter(mem.items, np.int64, len(mem.items)))
+        for i in np.flatnonzero(rows).tolist():
+            slot = int(slots[i])
+            self._close_series(agg, mem, slot, table.keys[slot], column, i, [bool(f[i]) for f in flags],
+                               bool(gap[i]), int(last[i]) if known[i] else None, events)
+        mem.last_closed[slots] = t
+        mem.last_value[slots] = values
+        if horizon:
+            history = mem.history
+            window = history.get(t)
+            if window is None:
+                window = history[t] = np.full(len(mem.last_closed), np.nan)
+            window[slots] = values
             oldest = t - horizon
             for old in [s for s in history if s < oldest]:
                 del history[old]
-        if agg.watches_nodata:
-            state.watch.add(window.series)
+        if long_offsets and self.long_history is not None:
+            self.long_history.store([((agg.uid, table.keys[slot]), t, value, ttl)
+                                     for slot, value in zip(slots.tolist(), values.tolist(), strict=True)])
 
-    def _close_item(self, item: ItemSpec, mem: SeriesMemory, imem: ItemMemory, key: tuple[Any, ...],
+    def _detect(self, agg: AggSpec, mem: AggMemory, column: Column,
+                long_values: list[dict[int, float]] | None) -> list[np.ndarray]:
+        """Per distinct detector of the aggregation, which series of the column are anomalous."""
+        t, slots, values, unit = column.start, column.slots, column.values, agg.interval
+        if agg.batch is not None:
+            history = ColumnHistory(mem.history, slots, long_values)
+            seen = round6(values)
+            return [detect(seen, t, unit, history) for detect in agg.batch]
+        flags = [np.zeros(len(slots), dtype=bool) for _ in agg.detectors]
+        for i, (slot, value) in enumerate(zip(slots.tolist(), values.tolist(), strict=True)):
+            view = RowHistory(mem.history, slot, long_values[i] if long_values else None)
+            seen = round(value, PRECISION) if agg.prerounded else value
+            for flag, detector in zip(flags, agg.detectors, strict=True):
+                flag[i] = detector(seen, t, unit, view)
+        return flags
+
+    def _close_series(self, agg: AggSpec, mem: AggMemory, slot: int, key: tuple[Any, ...], column: Column,
+                      row: int, flags: list[bool], gap: bool, last_closed: int | None,
+                      events: list[dict[str, Any]]) -> None:
+        pending = mem.items.get(slot)
+        window = ClosedWindow(key, column.start, float(column.values[row]), int(column.points[row]))
+        last_value = float(mem.last_value[slot])
+        for item, plan in agg.plans:
+            imem = pending.get(item.uid) if pending else None
+            anomalous = [level for level, k in plan if flags[k]]
+            if imem is None and not anomalous and not (gap and item.no_data_config.get("is_enabled")):
+                continue
+            imem = self._close_item(item, last_closed, last_value, imem or ItemMemory(), window, anomalous, gap,
+                                    events)
+            mem.settle(slot, item.uid, imem)
+
+    def _close_item(self, item: ItemSpec, last_closed: int | None, last_value: float, imem: ItemMemory,
                     window: ClosedWindow, anomalous: list[LevelSpec], gap: bool,
                     events: list[dict[str, Any]]) -> ItemMemory:
-        t, value = window.start, window.value
+        t, value, key = window.start, window.value, window.key
         if gap:
             # data is back after a gap the silence scan may not have seen yet (batch boundaries)
-            self._silence(item, mem, imem, key, t - item.interval, events)
+            assert last_closed is not None
+            self._silence(item, last_closed, last_value, imem, key, t - item.interval, events)
         if imem.nodata_open:
             imem.nodata_open = False
             events.append(self._status("recovered", item, self._nodata_level(item), t, value, key,
@@ -192,7 +255,7 @@ class AccessProcessor:
         if fired is None:
             return None
         low = window_start(t, fired.check_window, unit)
-        dimensions = dict(zip(item.dimensions, window.series[1], strict=True))
+        dimensions = dict(zip(item.dimensions, window.key, strict=True))
         return fired.level, build_event(
             strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
             bk_biz_id=item.bk_biz_id, level=fired.level, t=t, value=value, dimensions=dimensions,
@@ -200,59 +263,79 @@ class AccessProcessor:
             interval=unit, metric=item.metric, table_id=item.table_id, points=window.points,
         )
 
-    def _scan_silence(self, state: PartitionState, events: list[dict[str, Any]]) -> None:
-        """Series that went silent: no-data events, and alerts that -nodata recovery ends."""
+    def _scan_silence(self, state: PartitionState, events: list[dict[str, Any]], full: bool) -> None:
+        """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
+        silent for FORGET_AFTER with nothing alerting are forgotten; once an event-hour (`full`)
+        their slots are released for new series."""
         watermark = state.windows.watermark
-        full = state.watch_stale or (watermark // 60) % 60 == 0
-        state.watch_stale = False
         aggs = self.index.aggs
-        for series in list(state.memory if full else state.watch):
-            mem = state.memory.get(series)
-            agg = aggs.get(series[0])
-            if agg is None or mem is None or mem.last_closed is None:
-                state.watch.discard(series)
+        for uid, mem in state.memory.items():
+            agg = aggs.get(uid)
+            table = state.tables.get(mem.group)
+            if agg is None or table is None:
                 continue
-            key = series[1]
-            for item in agg.items:
-                imem = mem.items.get(item.uid) if mem.items else None
-                if imem is None:
-                    if not item.no_data_config.get("is_enabled"):
-                        continue
-                    imem = ItemMemory()
-                self._silence(item, mem, imem, key, watermark, events)
-                mem.settle(item.uid, imem)
-            alerting = mem.items is not None and any(m.alert_level is not None or m.nodata_open
-                                                     for m in mem.items.values())
-            if not alerting and watermark - mem.last_closed > FORGET_AFTER:
-                del state.memory[series]  # long gone: keep memory bounded
-                state.watch.discard(series)
-            elif mem.items or agg.watches_nodata:
-                state.watch.add(series)
-            else:
-                state.watch.discard(series)
+            last = mem.last_closed
+            known = last != NEVER
+            silent_for = watermark - np.where(known, last, watermark)
+            silent = known & (silent_for >= 2 * agg.interval)  # a window closed without data
+            if not agg.watches_nodata:
+                silent &= np.isin(np.arange(len(last)), np.fromiter(mem.items, np.int64, len(mem.items)))
+            for slot in np.flatnonzero(silent).tolist():
+                pending = mem.items.get(slot)
+                last_closed, last_value = int(last[slot]), float(mem.last_value[slot])
+                for item in agg.items:
+                    imem = pending.get(item.uid) if pending else None
+                    if imem is None:
+                        if not item.no_data_config.get("is_enabled"):
+                            continue
+                        imem = ItemMemory()
+                    self._silence(item, last_closed, last_value, imem, table.keys[slot], watermark, events)  # type: ignore[arg-type]
+                    mem.settle(slot, item.uid, imem)
+            gone = np.flatnonzero(known & (silent_for > FORGET_AFTER))
+            if len(gone):
+                alerting = {slot for slot, pending in mem.items.items() if any(m.is_alerting for m in pending.values())}
+                mem.forget(np.array([s for s in gone.tolist() if s not in alerting], dtype=np.int64))
+        if full:
+            self._release_forgotten(state)
 
-    def _silence(self, item: ItemSpec, mem: SeriesMemory, imem: ItemMemory, key: tuple[Any, ...],
-                 watermark: int, events: list[dict[str, Any]]) -> None:
-        assert mem.last_closed is not None
-        missing = missing_windows(mem.last_closed, watermark, item.interval)
+    def _release_forgotten(self, state: PartitionState) -> None:
+        """Slots no aggregation of their group remembers and no open window holds."""
+        by_group: dict[str, list[AggMemory]] = {}
+        for mem in state.memory.values():
+            by_group.setdefault(mem.group, []).append(mem)
+        for group, table in state.tables.items():
+            size = len(table.keys)
+            unused = np.ones(size, dtype=bool)
+            for mem in by_group.get(group, []):
+                unused &= mem.last_closed[:size] == NEVER
+                for slot in mem.items:
+                    unused[slot] = False
+            for slot in state.windows.open_slots(group):
+                unused[slot] = False
+            if unused.any():
+                table.release(s for s in np.flatnonzero(unused).tolist() if table.keys[s] is not None)
+
+    def _silence(self, item: ItemSpec, last_closed: int, last_value: float, imem: ItemMemory,
+                 key: tuple[Any, ...], watermark: int, events: list[dict[str, Any]]) -> None:
+        missing = missing_windows(last_closed, watermark, item.interval)
         if missing <= 0:
             return
         if imem.alert_level is not None:
             rule = self._rule(item, imem.alert_level)
             close_after = self._no_data_close_windows(item, imem.alert_level)
             if rule.on_nodata and missing >= rule.check_window:
-                t = silence_start(mem.last_closed, rule.check_window, item.interval)
-                events.append(self._status(rule.ends_as, item, imem.alert_level, t, mem.last_value, key,
+                t = silence_start(last_closed, rule.check_window, item.interval)
+                events.append(self._status(rule.ends_as, item, imem.alert_level, t, last_value, key,
                                            reason="no data"))
                 imem.alert_level, imem.clean = None, 0
             elif missing >= close_after:
-                t = silence_start(mem.last_closed, close_after, item.interval)
-                events.append(self._status("closed", item, imem.alert_level, t, mem.last_value, key,
+                t = silence_start(last_closed, close_after, item.interval)
+                events.append(self._status("closed", item, imem.alert_level, t, last_value, key,
                                            reason="no data"))
                 imem.alert_level, imem.clean = None, 0
         nodata = item.no_data_config
         if nodata.get("is_enabled") and not imem.nodata_open and missing >= int(nodata.get("continuous", 5)):
-            t = silence_start(mem.last_closed, int(nodata.get("continuous", 5)), item.interval)
+            t = silence_start(last_closed, int(nodata.get("continuous", 5)), item.interval)
             events.append(self._status("no_data", item, self._nodata_level(item), t, 0.0, key,
                                        reason=f"no data for {nodata.get('continuous', 5)} windows"))
             imem.nodata_open = True
@@ -291,12 +374,12 @@ class AccessProcessor:
                                   strategy_name=item.strategy_name, bk_biz_id=item.bk_biz_id, level=level, t=t,
                                   value=value, dimensions=dimensions, reason=reason, about_nodata=about_nodata)
 
-    def _fetch_long(self, closed: list[ClosedWindow]) -> dict[SeriesId, dict[int, float]]:
+    def _fetch_long(self, agg: AggSpec, table: SeriesTable, column: Column,
+                    offsets: tuple[int, ...]) -> list[dict[int, float]] | None:
+        """Per series of the column, its look-backs kept in Redis (one pipeline)."""
         if self.long_history is None:
-            return {}
-        wanted = []
-        for window in closed:
-            offsets = self._history_plan[window.series[0]][1]
-            if offsets:
-                wanted.append((window.series, [window.start - o for o in offsets]))
-        return self.long_history.fetch(wanted)
+            return None
+        stamps = [column.start - o for o in offsets]
+        series = [(agg.uid, table.keys[slot]) for slot in column.slots.tolist()]
+        found = self.long_history.fetch([(s, stamps) for s in series])
+        return [found.get(s, {}) for s in series]

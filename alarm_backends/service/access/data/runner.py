@@ -103,8 +103,9 @@ class AccessRunner:
                               data_type_label=self.access_type.data_type_label)
         changed = index.changed_items(self.index)
         gone = set(self.index.aggs) - set(index.aggs)
+        gone_groups = set(self.index.groups) - set(index.groups)
         for state in self.states.values():
-            state.drop(changed, gone)
+            state.drop(changed, gone, gone_groups)
         old_topics = self.index.topics
         self.index = index
         self.processor.index = index
@@ -145,23 +146,27 @@ class AccessRunner:
         touched: set[TP] = set()
         unclosed: set[TP] = set()
         failures: list[tuple[Any, InvalidMessage]] = []
+        key: TP | None = None
+        state = PartitionState(0)  # replaced at the first message
         for i, message in enumerate(batch, 1):
-            key = (message.topic(), message.partition())
-            state = self.states.get(key)
-            if state is None:
-                state = self.states[key] = PartitionState(self.settings.lateness)
+            topic, partition = message.topic(), message.partition()
+            if key is None or partition != key[1] or topic != key[0]:
+                key = (topic, partition)
+                state = self.states.get(key)  # type: ignore[assignment]
+                if state is None:
+                    state = self.states[key] = PartitionState(self.settings.lateness)
+                touched.add(key)
+                unclosed.add(key)
             try:
-                ingest(state, key[0], message.value())
+                ingest(state, topic, message.value())
             except InvalidMessage as exc:
                 failures.append((message, exc))
             state.offset = message.offset() + 1
-            touched.add(key)
-            unclosed.add(key)
             if i % CLOSE_EVERY == 0:
                 # windows close as soon as they can, not after the whole batch (results do not
                 # depend on when closing runs: lateness is decided per message)
                 self._close(unclosed)
-                unclosed = set()
+                unclosed = {key}
         self._close(unclosed)
         self.messages += len(batch)
         self.invalid += len(failures)
@@ -192,7 +197,7 @@ class AccessRunner:
         keys = [k for k in self._dirty if only is None or k in only]
         if keys:
             pipe = self.redis.pipeline(transaction=False)
-            fingerprints = {uid: spec.fingerprint for uid, spec in self.index.items.items()}
+            fingerprints = self.index.fingerprints
             now = time.time()
             for key in keys:
                 state = self.states.get(key)
@@ -229,13 +234,12 @@ class AccessRunner:
 
     def _on_assign(self, gained: list[TP]) -> dict[TP, int]:
         starts: dict[TP, int] = {}
-        fingerprints = {uid: spec.fingerprint for uid, spec in self.index.items.items()}
         raw = self.redis.mget([self.snapshot_key(k) for k in gained])
         for key, blob in zip(gained, raw, strict=True):
             if blob is None:
                 self.states[key] = PartitionState(self.settings.lateness)
                 continue
-            state = PartitionState.load(blob, self.settings.lateness, self.index.intervals, fingerprints)
+            state = PartitionState.load(blob, self.settings.lateness, self.index)
             self.states[key] = state
             if state.offset is not None:
                 starts[key] = state.offset

@@ -6,56 +6,76 @@ alert state, and the offset of the next message. A snapshot plus the messages
 from its offset on reproduce exactly what an uninterrupted run would have
 produced.
 
-A series is (aggregation uid, dimension values): its memory holds what the data
-says (history, the last closed window) and, per item reading it, what that
-item concluded (anomalies still countable, the open alert, no-data). Item
-state is sparse: an item with nothing pending on a series has no entry at all,
-which is what keeps a million quiet series cheap.
+State is column-wise. A group's series (same table, dimensions, condition,
+interval) get a slot each in its SeriesTable; each aggregation keeps arrays
+indexed by slot: the latest closed window and its value, and the values of the
+windows its detectors look back at. Item state (anomalies still countable, an
+open alert, no-data) is sparse: an item with nothing pending on a series has no
+entry at all, which is what keeps a million quiet series cheap.
 """
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import orjson
 
-from alarm_backends.service.access.data.windows import SeriesId, WindowSet, freeze_key
+from alarm_backends.service.access.data.windows import WindowSet, freeze_key
 
-SNAPSHOT_FORMAT = 3
+if TYPE_CHECKING:
+    from alarm_backends.service.access.data.index import StrategyIndex
+
+SNAPSHOT_FORMAT = 4
+NEVER = np.iinfo(np.int64).min  # last_closed of a series with no closed window
 
 
-class SeriesMemory:
-    """An aggregated series: its closed windows' values (short look-backs), the latest one,
-    and the state of the items with something pending on it."""
+class SeriesTable:
+    """The series of one group: dimension values <-> slot. Slots of forgotten series are reused."""
 
-    __slots__ = ("history", "last_closed", "last_value", "items")
+    __slots__ = ("keys", "slot_of", "free")
 
     def __init__(self) -> None:
-        self.history: dict[int, float] = {}  # closed window start -> value
-        self.last_closed: int | None = None  # start of the latest closed window with data
-        self.last_value = 0.0
-        self.items: dict[str, ItemMemory] | None = None  # item uid -> state; None when nothing pends
+        self.keys: list[tuple[Any, ...] | None] = []
+        self.slot_of: dict[tuple[Any, ...], int] = {}
+        self.free: list[int] = []
 
-    def settle(self, uid: str, item: ItemMemory) -> None:
-        """Keep an item's state, or forget it when it holds nothing."""
-        if not item.is_empty:
-            if self.items is None:
-                self.items = {}
-            self.items[uid] = item
-        elif self.items is not None and self.items.pop(uid, None) is not None and not self.items:
-            self.items = None
+    def slot(self, key: tuple[Any, ...]) -> int:
+        slot = self.slot_of.get(key)
+        if slot is None:
+            if self.free:
+                slot = self.free.pop()
+                self.keys[slot] = key
+            else:
+                slot = len(self.keys)
+                self.keys.append(key)
+            self.slot_of[key] = slot
+        return slot
 
-    def dump(self, live: dict[str, str]) -> list[Any]:
-        items = [[uid, m.dump()] for uid, m in self.items.items() if uid in live] if self.items else []
-        return [list(self.history.items()), self.last_closed, self.last_value, items]
+    def release(self, slots: Iterable[int]) -> None:
+        for slot in slots:
+            key = self.keys[slot]
+            if key is not None:
+                del self.slot_of[key]
+                self.keys[slot] = None
+                self.free.append(slot)
 
-    def restore(self, data: list[Any], live: set[str]) -> None:
-        history, self.last_closed, self.last_value, items = data
-        self.history = dict(history)
-        for uid, dumped in items:
-            if uid in live:
-                item = ItemMemory()
-                item.restore(dumped)
-                self.settle(uid, item)
+    def dump(self) -> list[Any]:
+        return self.keys
+
+    @classmethod
+    def load(cls, keys: list[Any]) -> SeriesTable:
+        table = cls()
+        for slot, key in enumerate(keys):
+            if key is None:
+                table.keys.append(None)
+                table.free.append(slot)
+            else:
+                frozen = freeze_key(key)
+                table.keys.append(frozen)
+                table.slot_of[frozen] = slot
+        table.free.reverse()
+        return table
 
 
 class ItemMemory:
@@ -74,78 +94,165 @@ class ItemMemory:
         return (self.alert_level is None and not self.nodata_open and not self.clean
                 and not any(self.anomalies.values()))
 
+    @property
+    def is_alerting(self) -> bool:
+        return self.alert_level is not None or self.nodata_open
+
     def dump(self) -> list[Any]:
         return [list(self.anomalies.items()), self.alert_level, self.clean, self.nodata_open]
 
-    def restore(self, data: list[Any]) -> None:
-        anomalies, self.alert_level, self.clean, self.nodata_open = data
-        self.anomalies = {int(level): times for level, times in anomalies}
+    @classmethod
+    def load(cls, data: list[Any]) -> ItemMemory:
+        item = cls()
+        anomalies, item.alert_level, item.clean, item.nodata_open = data
+        item.anomalies = {int(level): times for level, times in anomalies}
+        return item
+
+
+class AggMemory:
+    """One aggregation's closed windows, by series slot."""
+
+    __slots__ = ("group", "last_closed", "last_value", "history", "items")
+
+    def __init__(self, group: str, size: int = 0) -> None:
+        self.group = group  # whose SeriesTable the slots index
+        self.last_closed = np.full(size, NEVER, dtype=np.int64)  # start of the latest closed window
+        self.last_value = np.zeros(size)
+        self.history: dict[int, np.ndarray] = {}  # window start -> value per slot, NaN = none
+        self.items: dict[int, dict[str, ItemMemory]] = {}  # slot -> item uid -> what is pending
+
+    def ensure(self, size: int) -> None:
+        """Room for `size` slots (grown by doubling, so growth is amortised)."""
+        have = len(self.last_closed)
+        if size <= have:
+            return
+        grown = max(size, 2 * have, 64)
+        self.last_closed = np.concatenate([self.last_closed, np.full(grown - have, NEVER, dtype=np.int64)])
+        self.last_value = np.concatenate([self.last_value, np.zeros(grown - have)])
+        for start, values in self.history.items():
+            self.history[start] = np.concatenate([values, np.full(grown - len(values), np.nan)])
+
+    def settle(self, slot: int, uid: str, item: ItemMemory) -> None:
+        """Keep an item's state, or forget it when it holds nothing."""
+        pending = self.items.get(slot)
+        if not item.is_empty:
+            if pending is None:
+                pending = self.items[slot] = {}
+            pending[uid] = item
+        elif pending is not None and pending.pop(uid, None) is not None and not pending:
+            del self.items[slot]
+
+    def forget(self, slots: np.ndarray) -> None:
+        self.last_closed[slots] = NEVER
+        self.last_value[slots] = 0.0
+        for values in self.history.values():
+            values[slots] = np.nan
+        for slot in slots.tolist():
+            self.items.pop(slot, None)
+
+    def dump(self, used: int, live: dict[str, str]) -> dict[str, Any]:
+        return {
+            "last_closed": self.last_closed[:used], "last_value": self.last_value[:used],
+            "history": [[start, values[:used]] for start, values in self.history.items()],
+            "items": [[slot, [[uid, m.dump()] for uid, m in pending.items() if uid in live]]
+                      for slot, pending in self.items.items()],
+        }
+
+    @classmethod
+    def load(cls, group: str, data: dict[str, Any], live: set[str]) -> AggMemory:
+        mem = cls(group)
+        mem.last_closed = np.array(data["last_closed"], dtype=np.int64)
+        mem.last_value = np.array(data["last_value"], dtype=np.float64)
+        mem.history = {start: np.array(values, dtype=np.float64) for start, values in data["history"]}
+        for slot, pending in data["items"]:
+            for uid, dumped in pending:
+                if uid in live:
+                    mem.settle(slot, uid, ItemMemory.load(dumped))
+        return mem
 
 
 class PartitionState:
     def __init__(self, lateness: int) -> None:
         self.windows = WindowSet(lateness)
-        self.memory: dict[SeriesId, SeriesMemory] = {}
+        self.tables: dict[str, SeriesTable] = {}  # group uid -> its series
+        self.memory: dict[str, AggMemory] = {}  # aggregation uid -> its closed windows
         self.offset: int | None = None  # next offset to process
         self.events = 0
         self.nodata_scanned = 0  # watermark minute of the last silence scan
         self.agg_seen: dict[str, int] = {}  # aggregation uid -> start of its latest closed window here
-        # series the silence scan checks every event-minute (an item has state on it, or it is
-        # read by a no-data item); everything else is scanned once an event-hour to forget the gone
-        self.watch: set[SeriesId] = set()
-        self.watch_stale = True
 
-    def series_memory(self, series: SeriesId) -> SeriesMemory:
-        mem = self.memory.get(series)
+    def table(self, group: str) -> SeriesTable:
+        table = self.tables.get(group)
+        if table is None:
+            table = self.tables[group] = SeriesTable()
+        return table
+
+    def agg_memory(self, uid: str, group: str, size: int) -> AggMemory:
+        mem = self.memory.get(uid)
         if mem is None:
-            mem = self.memory[series] = SeriesMemory()
+            mem = self.memory[uid] = AggMemory(group, size)
+        else:
+            mem.ensure(size)
         return mem
 
-    def drop(self, items: set[str], aggs: set[str]) -> None:
-        """Forget the state of items whose config changed and of aggregations no longer read."""
-        if aggs:
-            self.windows.drop_items(aggs)
-            for uid in aggs:
-                self.agg_seen.pop(uid, None)
-            for series in [s for s in self.memory if s[0] in aggs]:
-                del self.memory[series]
-            self.watch = {s for s in self.watch if s[0] not in aggs}
+    def series_counts(self, index: StrategyIndex) -> tuple[int, int]:
+        """(aggregated series, item series) this partition holds: live series x what reads them."""
+        aggregated = items = 0
+        for uid, table in self.tables.items():
+            group = index.groups.get(uid)
+            if group is not None:
+                live = len(table.slot_of)
+                aggregated += live * len(group.aggs)
+                items += live * sum(len(agg.items) for agg in group.aggs)
+        return aggregated, items
+
+    def drop(self, items: set[str], aggs: set[str], groups: set[str]) -> None:
+        """Forget the state of items whose config changed, of aggregations no longer read and of
+        groups no longer read."""
+        if groups:
+            self.windows.drop_groups(groups)
+            for uid in groups:
+                self.tables.pop(uid, None)
+        for uid in aggs:
+            self.agg_seen.pop(uid, None)
+            self.memory.pop(uid, None)
         if items:
             for mem in self.memory.values():
-                if mem.items:
-                    for uid in items & mem.items.keys():
-                        del mem.items[uid]
-                    if not mem.items:
-                        mem.items = None
+                for slot in list(mem.items):
+                    pending = mem.items[slot]
+                    for uid in items & pending.keys():
+                        del pending[uid]
+                    if not pending:
+                        del mem.items[slot]
 
     def dump(self, fingerprints: dict[str, str]) -> bytes:
+        used = {uid: len(table.keys) for uid, table in self.tables.items()}
         return orjson.dumps({
             "format": SNAPSHOT_FORMAT, "offset": self.offset, "events": self.events,
             "fingerprints": fingerprints, "windows": self.windows.dump(),
             "nodata_scanned": self.nodata_scanned, "agg_seen": self.agg_seen,
-            "memory": [[s[0], s[1], m.dump(fingerprints)] for s, m in self.memory.items()],
-        })
+            "tables": {uid: table.dump() for uid, table in self.tables.items()},
+            "memory": {uid: mem.dump(used.get(mem.group, 0), fingerprints) for uid, mem in self.memory.items()},
+        }, option=orjson.OPT_SERIALIZE_NUMPY)
 
     @classmethod
-    def load(cls, raw: bytes, lateness: int, intervals: dict[str, int],
-             fingerprints: dict[str, str]) -> PartitionState:
-        """Restore a snapshot. `intervals` maps the live aggregations to their interval: the
-        state of others is dropped; items whose config changed since it was taken start afresh."""
+    def load(cls, raw: bytes, lateness: int, index: StrategyIndex) -> PartitionState:
+        """Restore a snapshot. State of groups and aggregations the index no longer has is
+        dropped; items whose config changed since it was taken start afresh."""
         data: dict[str, Any] = orjson.loads(raw)
         if data.get("format") != SNAPSHOT_FORMAT:
             raise ValueError(f"unknown snapshot format {data.get('format')!r}")
         state = cls(lateness)
         state.offset, state.events = data["offset"], data.get("events", 0)
         saved = data.get("fingerprints", {})
+        intervals = {uid: group.interval for uid, group in index.groups.items()}
         state.windows = WindowSet.load(data["windows"], lateness, intervals)
         state.nodata_scanned = data.get("nodata_scanned", 0)
-        state.agg_seen = {uid: t for uid, t in data.get("agg_seen", {}).items() if uid in intervals}
-        unchanged = {uid for uid, fp in fingerprints.items() if saved.get(uid) == fp}
-        for uid, key, memory in data["memory"]:
-            if uid in intervals:
-                series = (uid, freeze_key(key))
-                state.series_memory(series).restore(memory, unchanged)
-                if state.memory[series].items:
-                    state.watch.add(series)
+        state.agg_seen = {uid: t for uid, t in data.get("agg_seen", {}).items() if uid in index.aggs}
+        state.tables = {uid: SeriesTable.load(keys) for uid, keys in data["tables"].items() if uid in intervals}
+        unchanged = {uid for uid, fp in index.fingerprints.items() if saved.get(uid) == fp}
+        for uid, dumped in data["memory"].items():
+            agg = index.aggs.get(uid)
+            if agg is not None and agg.group_uid in state.tables:
+                state.memory[uid] = AggMemory.load(agg.group_uid, dumped, unchanged)
         return state
-

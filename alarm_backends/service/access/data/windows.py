@@ -1,94 +1,86 @@
-"""Event-time windows per series, closed on the partition's watermark.
+"""Event-time windows, closed on the partition's watermark, kept column-wise.
+
+Series that are keyed alike (same table, agg_dimension, agg_condition and
+interval: a *group*) share their windows: a window of a group is a bucket of
+the points that fell into it, each with the slot of its series, and every
+aggregation of the group reduces the bucket's column of its metric when the
+window closes (columns.py). Adding a point is two list appends; the work per
+series happens once per window, in numpy.
 
 Determinism is what makes crash recovery exact: a point is late when its
 window ends at or before the watermark computed from the points *before* it
 in the partition (max event time seen minus the allowed lateness), whatever
 the batch boundaries. Windows are closed in order of their end, so a window's
 detection always sees the earlier windows of its series in the history.
+
+A duplicate is a point of a series at a time already seen in the window with
+the same identity (its dimensions, or the identity its parser gave it); it
+counts once per aggregation it would have fed, and is not added. When two such
+points carry different metrics, the second one's new metrics are still added.
 """
 from __future__ import annotations
 
 import heapq
-from typing import Any, NamedTuple
+from typing import Any
+
+from alarm_backends.service.access.data.parse import Point
 
 AGG_METHODS = ("AVG", "SUM", "MAX", "MIN", "COUNT", "LAST")
-SeriesId = tuple[str, tuple[Any, ...]]  # (item uid, values of agg_dimension)
 
 
-class Acc:
-    """Running aggregate of one window of one series (created with its first point)."""
+def identity_of(point: Point) -> Any:
+    return point.identity if point.identity is not None else tuple(sorted(point.dimensions.items()))
 
-    __slots__ = ("total", "count", "low", "high", "last_time", "last_value", "first", "seen")
 
-    def __init__(self, t: int | None = None, value: float = 0.0, token: Any = None) -> None:
-        self.seen: set[Any] | None = None
-        if t is None:
-            self.total = 0.0
-            self.count = 0
-            self.low = float("inf")
-            self.high = float("-inf")
-            self.last_time = -1
-            self.last_value = 0.0
-            self.first: Any = None  # the first point's token; a set is only built for a second point
-        else:
-            self.total = self.low = self.high = self.last_value = value
-            self.count = 1
-            self.last_time = t
-            self.first = token
+class Bucket:
+    """One open window of one group: its points, in arrival order, with their series slots."""
 
-    def is_duplicate(self, token: Any) -> bool:
-        """Record token; True when this window already had it."""
-        if self.count == 0:
-            self.first = token
-            return False
-        seen = self.seen
-        if seen is None:
-            if token == self.first:
-                return True
-            self.seen = {self.first, token}
-            return False
-        if token in seen:
-            return True
-        seen.add(token)
-        return False
+    __slots__ = ("slots", "points", "first")
 
-    def add(self, t: int, value: float) -> None:
-        self.total += value
-        self.count += 1
-        if value < self.low:
-            self.low = value
-        if value > self.high:
-            self.high = value
-        if t >= self.last_time:
-            self.last_time, self.last_value = t, value
+    def __init__(self) -> None:
+        self.slots: list[int] = []
+        self.points: list[Point] = []
+        # (slot, time) -> index of its first point, or the indexes of all points sharing it
+        self.first: dict[tuple[int, int], int | list[int]] = {}
 
-    def result(self, method: str) -> float:
-        if method == "AVG":
-            return self.total / self.count
-        if method == "SUM":
-            return self.total
-        if method == "MAX":
-            return self.high
-        if method == "MIN":
-            return self.low
-        if method == "COUNT":
-            return float(self.count)
-        return self.last_value
+    def add(self, slot: int, point: Point) -> None:
+        self.first[(slot, point.time)] = len(self.points)
+        self.slots.append(slot)
+        self.points.append(point)
+
+    def add_colliding(self, slot: int, point: Point, metrics: frozenset[str]) -> Point | None:
+        """A point whose (slot, time) is already here: the part of it that is new (its metrics
+        of `metrics` that no earlier point with its identity carried), or None."""
+        token = (slot, point.time)
+        seen = self.first[token]
+        indexes = [seen] if isinstance(seen, int) else seen
+        identity = identity_of(point)
+        taken = {name for i in indexes if identity_of(self.points[i]) == identity
+                 for name in self.points[i].metrics}
+        fresh = {name: value for name, value in point.metrics.items() if name in metrics and name not in taken}
+        if not fresh:
+            return None
+        part = point._replace(metrics=fresh) if len(fresh) != len(point.metrics) else point
+        self.first[token] = [*indexes, len(self.points)]
+        self.slots.append(slot)
+        self.points.append(part)
+        return part
 
     def dump(self) -> list[Any]:
-        tokens = self.seen if self.seen is not None else ([self.first] if self.count else [])
-        return [self.total, self.count, self.low, self.high, self.last_time, self.last_value, list(tokens)]
+        return [[slot, p.time, p.dimensions, p.metrics, p.identity] for slot, p in zip(self.slots, self.points)]
 
     @classmethod
-    def load(cls, data: list[Any]) -> Acc:
-        acc = cls()
-        acc.total, acc.count, acc.low, acc.high, acc.last_time, acc.last_value, seen = data
-        tokens = [_freeze(s) for s in seen]
-        if len(tokens) == 1:
-            acc.first = tokens[0]
-        elif tokens:
-            acc.first, acc.seen = tokens[0], set(tokens)
-        return acc
+    def load(cls, rows: list[Any]) -> Bucket:
+        bucket = cls()
+        first = bucket.first
+        for slot, t, dimensions, metrics, identity in rows:
+            token = (slot, t)
+            index = len(bucket.points)
+            seen = first.get(token)
+            first[token] = index if seen is None else [*([seen] if isinstance(seen, int) else seen), index]
+            bucket.slots.append(slot)
+            bucket.points.append(Point(t, dimensions, metrics, _freeze(identity)))
+        return bucket
 
 
 def _freeze(value: Any) -> Any:
@@ -97,28 +89,22 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-class ClosedWindow(NamedTuple):
-    series: SeriesId
-    start: int
-    value: float
-    points: int
+def freeze_key(values: list[Any]) -> tuple[Any, ...]:
+    """A series key as read back from a snapshot (JSON arrays) -> the tuple it was."""
+    return tuple(_freeze(v) for v in values)
 
 
 class WindowSet:
-    """The open windows of one partition, with its watermark and counters.
-
-    Windows are kept per aggregation and window start, in buckets of series
-    (uid -> start -> key -> Acc): every series of an aggregation shares the
-    window boundaries, so closing pops one bucket, not one heap entry per series.
-    """
+    """The open windows of one partition (group uid -> window start -> Bucket), its watermark
+    and counters. Closing pops one heap entry per bucket, not one per series."""
 
     def __init__(self, lateness: int) -> None:
         self.lateness = lateness
         self.max_time = 0
-        self._open: dict[str, dict[int, dict[tuple[Any, ...], Acc]]] = {}
-        self._heap: list[tuple[int, int, int, str]] = []  # (end, start, seq, uid), one per bucket
+        self.open: dict[str, dict[int, Bucket]] = {}
+        self._heap: list[tuple[int, int, int, str]] = []  # (end, start, seq, group uid)
         self._seq = 0
-        self.points = 0
+        self.points = 0  # (point, aggregation) pairs added
         self.late = 0
         self.duplicates = 0
 
@@ -131,88 +117,59 @@ class WindowSet:
         if t > self.max_time:
             self.max_time = t
 
-    def add(self, series: SeriesId, t: int, interval: int, value: float, identity: Any) -> bool:
-        """Add one point; False when it was late or a duplicate (and counted as such)."""
-        start = t - t % interval
-        if start + interval <= self.max_time - self.lateness:
-            self.late += 1
-            return False
-        uid, key = series
-        by_start = self._open.get(uid)
+    def bucket(self, group: str, start: int, interval: int) -> Bucket:
+        by_start = self.open.get(group)
         if by_start is None:
-            by_start = self._open[uid] = {}
+            by_start = self.open[group] = {}
         bucket = by_start.get(start)
         if bucket is None:
-            bucket = by_start[start] = {}
+            bucket = by_start[start] = Bucket()
             self._seq += 1
-            heapq.heappush(self._heap, (start + interval, start, self._seq, uid))
-        acc = bucket.get(key)
-        if acc is None:
-            bucket[key] = Acc(t, value, (t, identity))
-        elif acc.is_duplicate((t, identity)):
-            self.duplicates += 1
-            return False
-        else:
-            acc.add(t, value)
-        self.points += 1
-        return True
+            heapq.heappush(self._heap, (start + interval, start, self._seq, group))
+        return bucket
 
-    def close_ready(self, methods: dict[str, str]) -> list[ClosedWindow]:
-        """Windows whose end the watermark has passed, in order of end; `methods` maps
-        aggregation uid to agg_method. Windows of aggregations no longer read are dropped."""
-        closed: list[ClosedWindow] = []
+    def close_ready(self) -> list[tuple[str, int, Bucket]]:
+        """(group uid, window start, bucket) of the windows the watermark passed, in order of end."""
+        closed = []
         watermark = self.watermark
         heap = self._heap
         while heap and heap[0][0] <= watermark:
-            _end, start, _seq, uid = heapq.heappop(heap)
-            by_start = self._open.get(uid)
+            _end, start, _seq, group = heapq.heappop(heap)
+            by_start = self.open.get(group)
             bucket = by_start.pop(start, None) if by_start else None
             if by_start is not None and not by_start:
-                del self._open[uid]
-            method = methods.get(uid)
-            if not bucket or method is None:
-                continue
-            if method == "AVG":
-                closed.extend([ClosedWindow((uid, key), start, acc.total / acc.count, acc.count)
-                               for key, acc in bucket.items()])
-            else:
-                closed.extend([ClosedWindow((uid, key), start, acc.result(method), acc.count)
-                               for key, acc in bucket.items()])
+                del self.open[group]
+            if bucket is not None and bucket.points:
+                closed.append((group, start, bucket))
         return closed
 
-    def open_series(self) -> set[SeriesId]:
-        return {(uid, key) for uid, by_start in self._open.items() for bucket in by_start.values() for key in bucket}
+    def open_slots(self, group: str) -> set[int]:
+        return {slot for bucket in self.open.get(group, {}).values() for slot in bucket.slots}
 
-    def drop_items(self, uids: set[str]) -> None:
-        """Forget the open windows of aggregations no longer read."""
-        for uid in uids:
-            self._open.pop(uid, None)
-        self._heap = [entry for entry in self._heap if entry[3] not in uids]
+    def drop_groups(self, groups: set[str]) -> None:
+        for group in groups:
+            self.open.pop(group, None)
+        self._heap = [entry for entry in self._heap if entry[3] not in groups]
         heapq.heapify(self._heap)
 
     def dump(self) -> dict[str, Any]:
         return {
             "max_time": self.max_time, "points": self.points, "late": self.late, "duplicates": self.duplicates,
-            "open": [[uid, start, [[key, acc.dump()] for key, acc in bucket.items()]]
-                     for uid, by_start in self._open.items() for start, bucket in by_start.items()],
+            "open": [[group, start, bucket.dump()] for group, by_start in self.open.items()
+                     for start, bucket in by_start.items()],
         }
 
     @classmethod
     def load(cls, data: dict[str, Any], lateness: int, intervals: dict[str, int]) -> WindowSet:
+        """`intervals` maps the live groups to their interval; windows of others are dropped."""
         ws = cls(lateness)
         ws.max_time, ws.points, ws.late, ws.duplicates = (data["max_time"], data["points"], data["late"],
                                                           data["duplicates"])
-        for uid, start, bucket in data["open"]:
-            interval = intervals.get(uid)
-            if interval is None:
-                continue
-            ws._open.setdefault(uid, {})[start] = {freeze_key(key): Acc.load(acc) for key, acc in bucket}
-            ws._seq += 1
-            ws._heap.append((start + interval, start, ws._seq, uid))
+        for group, start, rows in data["open"]:
+            interval = intervals.get(group)
+            if interval is not None:
+                ws.open.setdefault(group, {})[start] = Bucket.load(rows)
+                ws._seq += 1
+                ws._heap.append((start + interval, start, ws._seq, group))
         heapq.heapify(ws._heap)
         return ws
-
-
-def freeze_key(values: list[Any]) -> tuple[Any, ...]:
-    """A series key as read back from a snapshot (JSON arrays) -> the tuple it was."""
-    return tuple(_freeze(v) for v in values)
