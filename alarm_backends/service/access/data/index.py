@@ -22,6 +22,7 @@ from alarm_backends.service.detect.level import compile_level
 from alarm_backends.service.detect.history import Detector
 from alarm_backends.service.detect.rounding import on_rounded
 from alarm_backends.service.detect.registry import required_history
+from alarm_backends.service.trigger.recovery import RecoveryRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ class LevelSpec:
     detector: Detector  # (value, t, interval, history) -> anomalous?
     detector_key: str  # equal for levels that detect alike (same algorithms, connector and unit)
     batch: BatchDetector | None = None  # the same detector over a column of rounded values
+    rule: RecoveryRule = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule", RecoveryRule.of(self.recovery_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +65,11 @@ class ItemSpec:
     group_uid: str  # the series group of that aggregation (same table, dimensions, condition, interval)
     no_data_config: dict[str, Any] = field(default_factory=dict)
     key_of: Callable[[Mapping[str, Any]], tuple[Any, ...]] = field(default=lambda d: ())  # series key
+    by_level: dict[int, LevelSpec] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key_of", _key_function(self.dimensions))
+        object.__setattr__(self, "by_level", {level.level: level for level in self.levels})
 
     @property
     def max_check_window(self) -> int:

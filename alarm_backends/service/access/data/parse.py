@@ -28,6 +28,9 @@ class Point(NamedTuple):
     identity: Any = None
 
 
+_new_point = tuple.__new__  # Point(...) without the Python-level __new__ of a NamedTuple
+
+
 def decode(raw: bytes | None) -> Any:
     """The JSON value of a message, after stripping a trailing NUL or newline."""
     if not raw:
@@ -67,6 +70,18 @@ def parse_metric_message(raw: bytes | None) -> list[Point]:
 
 
 def _point(item: Any, index: int) -> Point:
+    """The common shape checked in one expression; anything else goes through _checked_point,
+    which names what is wrong."""
+    if type(item) is dict:
+        t, metrics, dimensions = item.get("time"), item.get("metrics"), item.get("dimensions")
+        if (type(t) is int and 0 < t < _MS_THRESHOLD and type(metrics) is dict and metrics
+                and _NUMBERS.issuperset(map(type, metrics.values()))
+                and type(dimensions) is dict and _NESTED.isdisjoint(map(type, dimensions.values()))):
+            return _new_point(Point, (t, dimensions, metrics, None))
+    return _checked_point(item, index)
+
+
+def _checked_point(item: Any, index: int) -> Point:
     where = f"point {index}"
     if not isinstance(item, dict):
         raise InvalidMessage(f"{where}: expected an object, got {type(item).__name__}")

@@ -9,6 +9,7 @@ Kafka here, and Redis only for look-backs longer than the in-memory horizon
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -23,10 +24,11 @@ from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemor
 from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
 from alarm_backends.service.trigger.event import build_event, build_status_event
-from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_start
+from alarm_backends.service.trigger.nofm import in_uptime, window_start
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
 DAY = 86_400
+DEFAULT_RULE = RecoveryRule.of({})
 NO_DATA_CLOSE_SECONDS = 30 * 60
 FORGET_AFTER = 2 * DAY  # a series silent this long, with nothing open, is forgotten
 
@@ -53,42 +55,48 @@ class AccessProcessor:
 
     def ingest(self, state: PartitionState, topic: str, raw: bytes | None) -> int:
         """File one message's points into the windows of the groups that read them; raises
-        InvalidMessage (nothing is added then). Returns the (point, aggregation) pairs added."""
+        InvalidMessage (nothing is filed then). Returns the (point, group) filings."""
         points = self.parser(raw)
         groups = self.index.groups_for_topic(topic)
         windows = state.windows
-        tables = state.tables
-        accepted = 0
+        open_windows, tables = windows.open, state.tables
+        filed = 0
         for point in points:
-            t = point.time
+            t, metrics = point.time, point.metrics
             for group in groups:
-                if group.condition is not None and not group.condition(point.dimensions):
+                if group.names[0] not in metrics and group.metric_set.isdisjoint(metrics):
                     continue
-                fed = group.fed(point.metrics)
-                if not fed:
+                if group.condition is not None and not group.condition(point.dimensions):
                     continue
                 interval = group.interval
                 start = t - t % interval
                 if start + interval <= windows.max_time - windows.lateness:
-                    windows.late += fed
+                    windows.late += group.fed(metrics)  # counted per aggregation it would have fed
                     continue
-                by_start = windows.open.get(group.uid)
+                by_start = open_windows.get(group.uid)
                 bucket = by_start.get(start) if by_start is not None else None
                 if bucket is None:
                     bucket = windows.bucket(group.uid, start, interval)
                 table = tables.get(group.uid) or state.table(group.uid)
-                slot = table.slot(group.key_of(point.dimensions))
-                if (slot, t) in bucket.first:
+                key = group.key_of(point.dimensions)
+                slot = table.slot_of.get(key)
+                if slot is None:
+                    slot = table.slot(key)
+                token = (slot, t)
+                if token in bucket.first:
                     part = bucket.add_colliding(slot, point, group.metric_set)
-                    added = group.fed(part.metrics) if part is not None else 0
-                    windows.duplicates += fed - added
-                    fed = added
+                    windows.duplicates += group.fed(metrics) - (group.fed(part.metrics) if part else 0)
+                    if part is None:
+                        continue
                 else:
-                    bucket.add(slot, point)
-                windows.points += fed
-                accepted += fed
-            windows.observe(t)
-        return accepted
+                    bucket.first[token] = len(bucket.points)
+                    bucket.slots.append(slot)
+                    bucket.points.append(point)
+                filed += 1
+            if t > windows.max_time:
+                windows.max_time = t
+        windows.points += filed
+        return filed
 
     @property
     def index(self) -> StrategyIndex:
@@ -237,21 +245,27 @@ class AccessProcessor:
         """Record this window's anomalies (levels most severe first) and fire the N-of-M trigger."""
         t, value = window.start, window.value
         unit = item.interval
+        anomalies = imem.anomalies  # per level, ascending window starts (windows close in order)
         fired = None
         for level in anomalous:
-            times = imem.anomalies.setdefault(level.level, [])
-            times.append(t)
-            if fired is None and count_in_window(times, t, level.check_window, unit) >= level.trigger_count \
-                    and in_uptime(t, level.uptime, self.tz):
+            times = anomalies.get(level.level)
+            if times is None:
+                times = anomalies[level.level] = [t]
+            else:
+                times.append(t)
+            if fired is None and len(times) - bisect_left(times, window_start(t, level.check_window, unit)) \
+                    >= level.trigger_count and (not level.uptime or in_uptime(t, level.uptime, self.tz)):
                 fired = level
         for level in item.levels:
-            times = imem.anomalies.get(level.level)
+            times = anomalies.get(level.level)
             if times:
-                kept = prune(times, t, level.check_window, unit)
-                if kept:
-                    imem.anomalies[level.level] = kept
-                else:
-                    del imem.anomalies[level.level]
+                low = window_start(t, level.check_window, unit)
+                if times[0] < low:  # some can no longer fall in a window ending at or after t
+                    kept = times[bisect_left(times, low):]
+                    if kept:
+                        anomalies[level.level] = kept
+                    else:
+                        del anomalies[level.level]
         if fired is None:
             return None
         low = window_start(t, fired.check_window, unit)
@@ -343,11 +357,12 @@ class AccessProcessor:
     @staticmethod
     def _still_met(mem: ItemMemory, item: ItemSpec, level: int, t: int) -> bool:
         """Does the window ending at t still meet the alert level's N-of-M condition?"""
-        for spec in item.levels:
-            if spec.level == level:
-                times = mem.anomalies.get(level, [])
-                return count_in_window(times, t, spec.check_window, item.interval) >= spec.trigger_count
-        return False
+        spec = item.by_level.get(level)
+        if spec is None:
+            return False
+        times = mem.anomalies.get(level)
+        return bool(times) and len(times) - bisect_left(times, window_start(t, spec.check_window, item.interval)) \
+            >= spec.trigger_count
 
     @staticmethod
     def _no_data_close_windows(item: ItemSpec, level: int) -> int:
@@ -357,10 +372,8 @@ class AccessProcessor:
 
     @staticmethod
     def _rule(item: ItemSpec, level: int) -> RecoveryRule:
-        for spec in item.levels:
-            if spec.level == level:
-                return RecoveryRule.of(spec.recovery_config)
-        return RecoveryRule.of({})
+        spec = item.by_level.get(level)
+        return spec.rule if spec is not None else DEFAULT_RULE
 
     @staticmethod
     def _nodata_level(item: ItemSpec) -> int:

@@ -25,9 +25,6 @@ from typing import Any
 
 from alarm_backends.service.access.data.parse import Point
 
-AGG_METHODS = ("AVG", "SUM", "MAX", "MIN", "COUNT", "LAST")
-
-
 def identity_of(point: Point) -> Any:
     return point.identity if point.identity is not None else tuple(sorted(point.dimensions.items()))
 
@@ -44,6 +41,7 @@ class Bucket:
         self.first: dict[tuple[int, int], int | list[int]] = {}
 
     def add(self, slot: int, point: Point) -> None:
+        """File a point whose (slot, time) is new here (the processor inlines this)."""
         self.first[(slot, point.time)] = len(self.points)
         self.slots.append(slot)
         self.points.append(point)
@@ -104,18 +102,13 @@ class WindowSet:
         self.open: dict[str, dict[int, Bucket]] = {}
         self._heap: list[tuple[int, int, int, str]] = []  # (end, start, seq, group uid)
         self._seq = 0
-        self.points = 0  # (point, aggregation) pairs added
+        self.points = 0  # (point, group) filings
         self.late = 0
         self.duplicates = 0
 
     @property
     def watermark(self) -> int:
         return self.max_time - self.lateness
-
-    def observe(self, t: int) -> None:
-        """Advance event time; call after the point at t was added."""
-        if t > self.max_time:
-            self.max_time = t
 
     def bucket(self, group: str, start: int, interval: int) -> Bucket:
         by_start = self.open.get(group)
