@@ -43,8 +43,9 @@ Rows (nothing pinned: broker, runners, event reader, and whatever else runs shar
          windows (a series' state reaches steady state after ~7 windows), in process; peak and
          held-after-close bytes per series (items x ips); the snapshot size per series; and the
          RSS growth of (a) per series.
-  shares time in ingest / close_windows / checkpoint per runner (wrappers around the runner's
-         objects, one perf_counter pair per message), GC time (gc.callbacks) and CPU per message.
+  shares time in ingest (the batch loop minus close_windows: parsing, filing, offsets, producing
+         events) / close_windows / checkpoint per runner (wrappers around the runner's objects, no
+         clock read per message), GC time (gc.callbacks) and CPU per message.
 
 Prints one table and writes JSON to benchmarks/results/access_bench.json.
 """
@@ -236,31 +237,36 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
     from alarm_backends.core.gc_tuning import tune_for_long_lived_state
     tune_for_long_lived_state()  # as run_access does
 
-    # instrumentation: cheap wrappers (one comparison per message, a dict insert per event)
+    # instrumentation: cheap wrappers (one comparison per message, a dict insert per event); the
+    # ingest share is the batch loop's time minus close_windows', so no clock is read per message
     processor = runner.processor
-    orig_ingest, orig_close = processor.ingest, processor.close_windows
-    next_boundary: dict[int, int] = {}
+    orig_ingest, orig_close, orig_process = processor.ingest, processor.close_windows, runner._process
     kinds: dict[str, int] = {}
-    phase = [0.0, 0.0]  # seconds in ingest, in close_windows
+    phase = [0.0, 0.0]  # seconds in the batch loop (ingest + close_windows + producing), in close_windows
     perf = time.perf_counter
 
     def ingest(state: PartitionState, topic_: str, raw: bytes | None) -> int:
-        t = perf()
         n = orig_ingest(state, topic_, raw)
-        phase[0] += perf() - t
         wm = state.windows.max_time - lateness
-        sid = id(state)
-        b = next_boundary.get(sid)
-        if b is None:
-            b = next_boundary[sid] = wm - wm % INTERVAL + INTERVAL
-            crossing[sid] = {}
+        try:
+            b = state.bench_next_boundary  # type: ignore[attr-defined]
+        except AttributeError:
+            state.bench_next_boundary = wm - wm % INTERVAL + INTERVAL  # type: ignore[attr-defined]
+            crossing[id(state)] = {}
+            return n
         if wm >= b:
             now = time.time()
+            marks = crossing[id(state)]
             while wm >= b:
-                crossing[sid][b] = now
+                marks[b] = now
                 b += INTERVAL
-            next_boundary[sid] = b
+            state.bench_next_boundary = b  # type: ignore[attr-defined]
         return n
+
+    def process(batch: Any) -> None:
+        t = perf()
+        orig_process(batch)
+        phase[0] += perf() - t
 
     def close_windows(state: PartitionState) -> list[dict[str, Any]]:
         t = perf()
@@ -274,6 +280,7 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
         return events
 
     processor.ingest, processor.close_windows = ingest, close_windows  # type: ignore[method-assign]
+    runner._process = process  # type: ignore[method-assign]
 
     consumer = runner.consumer
     orig_get = consumer.get_messages
@@ -352,7 +359,7 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
         "invalid": runner.invalid, "event_kinds": kinds, "t0": clock.get("t0", t1), "t1": t1, "cpu": c1 - clock.get("c0", c1),
         "gc_seconds": gc1 - clock.get("gc0", gc1), "checkpoint_seconds": cp_before_close[0],
         "checkpoints": cp_before_close[1], "final_flush_seconds": final_flush,
-        "ingest_seconds": phase[0], "close_seconds": phase[1],
+        "ingest_seconds": phase[0] - phase[1], "close_seconds": phase[1],
         "series": series, "rss_before": rss_before, "peak_rss": peak_rss,
         "late": sum(st.windows.late for st in runner.states.values()),
         "close_info": close_info,
@@ -373,8 +380,10 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
 
 # ---------------------------------------------------------------- event reader child
 
-def reader_child(bootstrap: str, topic: str, stop: Any, out: Any) -> None:
-    """Stamp every event on arrival (wall clock); reads from the beginning of the event topic."""
+def reader_child(bootstrap: str, topic: str, stop: Any, expected: Any, out: Any) -> None:
+    """Stamp every event on arrival (wall clock); reads from the beginning of the event topic.
+    Once `stop` is set it reads on until it has `expected` distinct events, or 1.5 s without a
+    message after that (a loaded broker can pause longer than that between fetches: 15 s then)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}",
                   "enable.auto.commit": False, "fetch.wait.max.ms": 10, "fetch.min.bytes": 1,
                   "enable.partition.eof": False})
@@ -391,7 +400,7 @@ def reader_child(bootstrap: str, topic: str, stop: Any, out: Any) -> None:
             quiet_since = None
         elif stop.is_set():
             quiet_since = quiet_since or time.monotonic()
-            if time.monotonic() - quiet_since > 1.5:
+            if time.monotonic() - quiet_since > (1.5 if len(seen) >= expected.value else 15.0):
                 break
     c.close()
     out.put(seen)
@@ -409,11 +418,12 @@ def run_access(label: str, procs: int, spec: dict[str, Any], cluster: KafkaClust
     topics.create_topic(event_topic, PARTITIONS)
     spec = {**spec, "topic": topic, "event_topic": event_topic, "group": f"bench-access-{uuid.uuid4().hex[:8]}"}
     out, hold, go, stop = ctx.Queue(), ctx.Event(), ctx.Event(), ctx.Event()
+    expected = ctx.Value("q", 0)
     ctls = [ctx.Queue() for _ in range(procs)]
     children = [ctx.Process(target=access_child, args=(i, spec, ctls[i], out, hold, go, stop), daemon=True)
                 for i in range(procs)]
     reader_out = ctx.Queue()
-    reader = ctx.Process(target=reader_child, args=(spec["bootstrap"], event_topic, stop, reader_out), daemon=True)
+    reader = ctx.Process(target=reader_child, args=(spec["bootstrap"], event_topic, stop, expected, reader_out), daemon=True)
     reader.start()
     for ch in children:
         ch.start()
@@ -458,6 +468,7 @@ def run_access(label: str, procs: int, spec: dict[str, Any], cluster: KafkaClust
             if kind == "done":
                 results.append(payload)
         broker_cpu = (cpu_seconds_of(broker_pid) - broker_cpu0) if broker_pid else float("nan")
+        expected.value = sum(r["events"] for r in results)
         stop.set()
         arrivals: dict[str, float] = reader_out.get(timeout=120)
     finally:

@@ -57,7 +57,7 @@ class AccessProcessor:
         """File one message's points into the windows of the groups that read them; raises
         InvalidMessage (nothing is filed then). Returns the (point, group) filings."""
         points = self.parser(raw)
-        groups = self.index.groups_for_topic(topic)
+        groups = self._groups_by_topic.get(topic, ())
         windows = state.windows
         open_windows, tables = windows.open, state.tables
         filed = 0
@@ -105,6 +105,7 @@ class AccessProcessor:
     @index.setter
     def index(self, index: StrategyIndex) -> None:
         self._index = index
+        self._groups_by_topic = {topic: index.groups_for_topic(topic) for topic in index.topics}
         # per aggregation: (memory horizon in seconds, look-backs read from Redis, their TTL)
         self._history_plan: dict[str, tuple[int, tuple[int, ...], int]] = {}
         for uid, agg in index.aggs.items():
