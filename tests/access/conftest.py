@@ -26,7 +26,7 @@ from alarm_backends.service.access.data.sources import load_strategies, strategy
 from alarm_backends.core.storage.redis import get_client
 from metadata.models import ClusterInfo, KafkaStorage, ResultTable
 from tests.kafka.helpers import FAST_JOIN, consumer, drain
-from tests.processes import stop_process, wait_for_banner
+from tests.processes import wait_for_banner
 
 ROOT = Path(__file__).resolve().parents[2]
 
