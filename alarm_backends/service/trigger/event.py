@@ -1,15 +1,22 @@
 """Anomaly events: the reference's fields, with ids derived only from what the
-event is about, so a replay produces byte-identical events with the same id."""
+event is about, so a replay produces byte-identical events with the same id.
+
+SeriesEvents holds what every event of one item's series shares (target,
+dedupe keys, the hashed prefixes of its ids), so the access stage computes
+it once per series instead of once per event; build_event and
+build_status_event build through it, so both paths give the same events.
+"""
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from typing import Any
 
 import orjson
 
 _DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+NODATA_TAG = "__nodata__"
+STATUS_EVENTS = ("recovering", "recovered", "closed", "no_data")
 
 
 def _md5(value: Any) -> str:
@@ -32,78 +39,101 @@ def dedupe_md5(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
     return _md5([strategy_id, target_type, target, bk_biz_id, sorted(dimensions.items())])
 
 
-@lru_cache(maxsize=65_536)
-def _keys(strategy_id: int, bk_biz_id: int, dimensions: tuple[tuple[str, Any], ...], nodata: bool
-          ) -> tuple[str, str, str, list[str]]:
-    """(target type, target, dedupe md5, dedupe keys) of a series' events: the same for every
-    event of the series, so they are hashed once (the cache only saves work)."""
-    dims = dict(dimensions)
-    tags = {**dims, NODATA_TAG: 1} if nodata else dims
-    target_type, target = target_of(dims)
-    dedupe = dedupe_md5(strategy_id, bk_biz_id, target_type, target, tags)
-    return target_type, target, dedupe, ["strategy_id", "target_type", "target", "bk_biz_id",
-                                         *(f"tags.{k}" for k in sorted(tags))]
+class _Envelope:
+    """The fields of one alert's events (the series' own alert, or its no-data alert), and the
+    JSON of `[dedupe_md5, item_id` that every event id of the alert starts with."""
+
+    __slots__ = ("fields", "id_prefix")
+
+    def __init__(self, series: SeriesEvents, nodata: bool) -> None:
+        dimensions = series.dimensions
+        tags = {**dimensions, NODATA_TAG: 1} if nodata else dimensions
+        dedupe = dedupe_md5(series.strategy_id, series.bk_biz_id, series.target_type, series.target, tags)
+        self.fields: dict[str, Any] = {
+            "event_id": "", "event_type": "", "strategy_id": series.strategy_id, "item_id": series.item_id,
+            "alert_name": f"{series.strategy_name} (no data)" if nodata else series.strategy_name,
+            "severity": 0, "bk_biz_id": series.bk_biz_id, "dedupe_md5": dedupe,
+            "dedupe_keys": ["strategy_id", "target_type", "target", "bk_biz_id", *(f"tags.{k}" for k in sorted(tags))],
+            "dimensions": dimensions, "target_type": series.target_type, "target": series.target,
+            "time": 0, "anomaly_time": 0, "value": None,
+        }
+        self.id_prefix = orjson.dumps([dedupe, series.item_id], option=_DUMP)[:-1]
+
+    def event(self, event_type: str, id_tail: list[Any], level: int, t: int, value: float | None) -> dict[str, Any]:
+        """The event id is md5 of the JSON of [dedupe_md5, item_id, *id_tail]."""
+        event = self.fields.copy()
+        event["event_id"] = hashlib.md5(self.id_prefix + orjson.dumps(id_tail, option=_DUMP)
+                                        .replace(b"[", b",", 1)).hexdigest()
+        event["event_type"], event["severity"], event["time"], event["anomaly_time"], event["value"] = (
+            event_type, level, t, t, value)
+        event["dedupe_keys"] = list(event["dedupe_keys"])  # every event owns its containers
+        event["dimensions"] = dict(event["dimensions"])
+        return event
 
 
-def _envelope(event_type: str, *, event_id_parts: list[Any], strategy_id: int, item_id: int, alert_name: str,
-              bk_biz_id: int, level: int, t: int, value: float | None, dimensions: Mapping[str, Any],
-              nodata: bool) -> dict[str, Any]:
-    """The fields every event carries; the event id hashes the dedupe key and `event_id_parts`."""
-    target_type, target, dedupe, dedupe_keys = _keys(strategy_id, bk_biz_id, tuple(dimensions.items()), nodata)
-    return {
-        "event_id": _md5([dedupe, *event_id_parts]),
-        "event_type": event_type,
-        "strategy_id": strategy_id,
-        "item_id": item_id,
-        "alert_name": alert_name,
-        "severity": level,
-        "bk_biz_id": bk_biz_id,
-        "dedupe_md5": dedupe,
-        "dedupe_keys": list(dedupe_keys),
-        "dimensions": dict(dimensions),
-        "target_type": target_type,
-        "target": target,
-        "time": t,
-        "anomaly_time": t,
-        "value": value,
-    }
+class SeriesEvents:
+    """The events of one item's series."""
 
+    __slots__ = ("strategy_id", "item_id", "strategy_name", "bk_biz_id", "dimensions", "target_type", "target",
+                 "interval", "metric", "table_id", "uid", "_record_prefix", "_alert", "_nodata_alert")
 
-@lru_cache(maxsize=65_536)
-def _series_md5(uid: str, dimensions: tuple[tuple[str, Any], ...]) -> str:
-    return _md5([uid, sorted(dimensions)])
+    def __init__(self, *, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int,
+                 dimensions: Mapping[str, Any], uid: str = "", interval: int = 0, metric: str = "",
+                 table_id: str = "") -> None:
+        self.strategy_id, self.item_id, self.strategy_name, self.bk_biz_id = (strategy_id, item_id, strategy_name,
+                                                                              bk_biz_id)
+        self.dimensions = dict(dimensions)
+        self.target_type, self.target = target_of(self.dimensions)
+        self.interval, self.metric, self.table_id, self.uid = interval, metric, table_id, uid
+        self._record_prefix: str | None = None
+        self._alert: _Envelope | None = None
+        self._nodata_alert: _Envelope | None = None
+
+    def _envelope(self, nodata: bool) -> _Envelope:
+        if nodata:
+            if self._nodata_alert is None:
+                self._nodata_alert = _Envelope(self, nodata=True)
+            return self._nodata_alert
+        if self._alert is None:
+            self._alert = _Envelope(self, nodata=False)
+        return self._alert
+
+    def anomaly(self, *, level: int, t: int, value: float, anomaly_times: Sequence[int], points: int
+                ) -> dict[str, Any]:
+        event = self._envelope(False).event("anomaly", [level, t], level, t, value)
+        record = self._record_prefix
+        if record is None:  # record ids are "<series md5>.<time>"
+            record = self._record_prefix = _md5([self.uid, sorted(self.dimensions.items())])
+        event["origin_data"] = {"record_id": f"{record}.{t}", "time": t, "value": value,
+                                "values": {self.metric: value}, "dimensions": dict(self.dimensions),
+                                "interval": self.interval, "points": points, "result_table_id": self.table_id}
+        event["anomaly_ids"] = [f"{record}.{a}.{level}" for a in sorted(anomaly_times)]
+        return event
+
+    def status(self, kind: str, *, level: int, t: int, value: float | None, reason: str = "",
+               about_nodata: bool = False) -> dict[str, Any]:
+        """recovering / recovered / closed for the series' alert, or no_data (its own alert:
+        the dedupe key carries a no-data tag so it never merges with the threshold alert;
+        `about_nodata` addresses that alert, e.g. to recover it when data comes back)."""
+        if kind not in STATUS_EVENTS:
+            raise ValueError(f"unknown status event {kind!r}")
+        event = self._envelope(kind == "no_data" or about_nodata).event(kind, [kind, level, t], level, t, value)
+        event["reason"], event["origin_data"], event["anomaly_ids"] = reason, {}, []
+        return event
 
 
 def build_event(*, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int, level: int, t: int,
                 value: float, dimensions: Mapping[str, Any], anomaly_times: Sequence[int], uid: str,
                 interval: int, metric: str, table_id: str, points: int) -> dict[str, Any]:
-    event = _envelope("anomaly", event_id_parts=[item_id, level, t], strategy_id=strategy_id, item_id=item_id,
-                      alert_name=strategy_name, bk_biz_id=bk_biz_id, level=level, t=t, value=value,
-                      dimensions=dimensions, nodata=False)
-    series = _series_md5(uid, tuple(dimensions.items()))  # record ids are "<series md5>.<time>"
-    event["origin_data"] = {"record_id": f"{series}.{t}", "time": t, "value": value, "values": {metric: value},
-                            "dimensions": dict(dimensions), "interval": interval, "points": points,
-                            "result_table_id": table_id}
-    event["anomaly_ids"] = [f"{series}.{a}.{level}" for a in sorted(anomaly_times)]
-    return event
-
-
-NODATA_TAG = "__nodata__"
-STATUS_EVENTS = ("recovering", "recovered", "closed", "no_data")
+    series = SeriesEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name,
+                          bk_biz_id=bk_biz_id, dimensions=dimensions, uid=uid, interval=interval, metric=metric,
+                          table_id=table_id)
+    return series.anomaly(level=level, t=t, value=value, anomaly_times=anomaly_times, points=points)
 
 
 def build_status_event(kind: str, *, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int,
                        level: int, t: int, value: float | None, dimensions: Mapping[str, Any],
                        reason: str = "", about_nodata: bool = False) -> dict[str, Any]:
-    """recovering / recovered / closed for the series' alert, or no_data (its own alert:
-    the dedupe key carries a no-data tag so it never merges with the threshold alert;
-    `about_nodata` addresses that alert, e.g. to recover it when data comes back)."""
-    if kind not in STATUS_EVENTS:
-        raise ValueError(f"unknown status event {kind!r}")
-    nodata = kind == "no_data" or about_nodata
-    event = _envelope(kind, event_id_parts=[item_id, kind, level, t], strategy_id=strategy_id, item_id=item_id,
-                      alert_name=f"{strategy_name} (no data)" if nodata else strategy_name, bk_biz_id=bk_biz_id,
-                      level=level, t=t, value=value, dimensions=dimensions,
-                      nodata=nodata)
-    event.update(reason=reason, origin_data={}, anomaly_ids=[])
-    return event
+    series = SeriesEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name,
+                          bk_biz_id=bk_biz_id, dimensions=dimensions)
+    return series.status(kind, level=level, t=t, value=value, reason=reason, about_nodata=about_nodata)

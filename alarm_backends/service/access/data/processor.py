@@ -23,7 +23,7 @@ from alarm_backends.service.access.data.parse import Point, parse_metric_message
 from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemory, PartitionState, SeriesTable
 from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
-from alarm_backends.service.trigger.event import build_event, build_status_event
+from alarm_backends.service.trigger.event import SeriesEvents
 from alarm_backends.service.trigger.nofm import in_uptime, window_start
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
@@ -31,6 +31,7 @@ DAY = 86_400
 DEFAULT_RULE = RecoveryRule.of({})
 NO_DATA_CLOSE_SECONDS = 30 * 60
 FORGET_AFTER = 2 * DAY  # a series silent this long, with nothing open, is forgotten
+EVENT_SERIES_CACHE = 65_536  # item series whose event fields are kept ready (only a cache)
 
 Parser = Callable[[bytes | None], list[Point]]  # raises InvalidMessage
 
@@ -105,6 +106,7 @@ class AccessProcessor:
     @index.setter
     def index(self, index: StrategyIndex) -> None:
         self._index = index
+        self._series_events: dict[tuple[str, tuple[Any, ...]], SeriesEvents] = {}
         self._groups_by_topic = {topic: index.groups_for_topic(topic) for topic in index.topics}
         # per aggregation: (memory horizon in seconds, look-backs read from Redis, their TTL)
         self._history_plan: dict[str, tuple[int, tuple[int, ...], int]] = {}
@@ -270,13 +272,9 @@ class AccessProcessor:
         if fired is None:
             return None
         low = window_start(t, fired.check_window, unit)
-        dimensions = dict(zip(item.dimensions, window.key, strict=True))
-        return fired.level, build_event(
-            strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
-            bk_biz_id=item.bk_biz_id, level=fired.level, t=t, value=value, dimensions=dimensions,
-            anomaly_times=[a for a in imem.anomalies.get(fired.level, []) if low <= a <= t], uid=item.uid,
-            interval=unit, metric=item.metric, table_id=item.table_id, points=window.points,
-        )
+        return fired.level, self._events_of(item, window.key).anomaly(
+            level=fired.level, t=t, value=value, points=window.points,
+            anomaly_times=[a for a in imem.anomalies.get(fired.level, []) if low <= a <= t])
 
     def _scan_silence(self, state: PartitionState, events: list[dict[str, Any]], full: bool) -> None:
         """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
@@ -380,13 +378,22 @@ class AccessProcessor:
     def _nodata_level(item: ItemSpec) -> int:
         return int(item.no_data_config.get("level", 2))
 
-    @staticmethod
-    def _status(kind: str, item: ItemSpec, level: int, t: int, value: float, key: tuple[Any, ...],
+    def _status(self, kind: str, item: ItemSpec, level: int, t: int, value: float, key: tuple[Any, ...],
                 reason: str = "", about_nodata: bool = False) -> dict[str, Any]:
-        dimensions = dict(zip(item.dimensions, key, strict=True))
-        return build_status_event(kind, strategy_id=item.strategy_id, item_id=item.item_id,
-                                  strategy_name=item.strategy_name, bk_biz_id=item.bk_biz_id, level=level, t=t,
-                                  value=value, dimensions=dimensions, reason=reason, about_nodata=about_nodata)
+        return self._events_of(item, key).status(kind, level=level, t=t, value=value, reason=reason,
+                                                 about_nodata=about_nodata)
+
+    def _events_of(self, item: ItemSpec, key: tuple[Any, ...]) -> SeriesEvents:
+        """The fields every event of an item's series shares, computed once (cleared with the index)."""
+        series = self._series_events.get((item.uid, key))
+        if series is None:
+            if len(self._series_events) >= EVENT_SERIES_CACHE:
+                self._series_events.clear()
+            series = self._series_events[(item.uid, key)] = SeriesEvents(
+                strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
+                bk_biz_id=item.bk_biz_id, dimensions=dict(zip(item.dimensions, key, strict=True)), uid=item.uid,
+                interval=item.interval, metric=item.metric, table_id=item.table_id)
+        return series
 
     def _fetch_long(self, agg: AggSpec, table: SeriesTable, column: Column,
                     offsets: tuple[int, ...]) -> list[dict[int, float]] | None:
