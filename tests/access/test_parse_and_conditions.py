@@ -2,7 +2,7 @@ import pytest
 
 from alarm_backends.core.kafka.errors import InvalidMessage
 from alarm_backends.service.access.data.conditions import compile_conditions
-from alarm_backends.service.access.data.parse import parse_metric_message
+from alarm_backends.service.access.data.parse import _parse_checked, parse_metric_message
 
 
 def test_a_single_object_and_an_array_both_parse_into_points() -> None:
@@ -15,6 +15,18 @@ def test_a_single_object_and_an_array_both_parse_into_points() -> None:
 def test_millisecond_times_become_seconds_and_trailing_nul_or_newline_is_stripped() -> None:
     [p] = parse_metric_message(b'{"time": 1573701305123, "metrics": {"a": 1}}\x00\n')
     assert p.time == 1573701305
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"time": 1573701305, "dimensions": {"ip": "1", "n": 3, "up": true, "x": null}, "metrics": {"a": 2.5, "b": 7}}',
+    b'{"time": 1573701305, "metrics": {"a": 1}, "extra": {"ignored": [1, 2]}}',
+    b'{"time": 1573701305.9, "metrics": {"a": 1}}',
+    b'{"time": 1573701305123, "metrics": {"a": 1}}',
+    b'[{"time": 1, "metrics": {"a": 1}}, {"time": 2, "metrics": {"a": 2}, "dimensions": {"k": "v"}}]',
+    b'{"time": 1573701305, "metrics": {"a": 1e308, "b": -0.0}}\x00',
+])
+def test_the_fast_decoder_gives_the_points_the_checked_parser_gives(raw: bytes) -> None:
+    assert parse_metric_message(raw) == _parse_checked(raw)
 
 
 @pytest.mark.parametrize("raw, reason", [

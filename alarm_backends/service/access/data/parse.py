@@ -5,12 +5,20 @@ One JSON object, or a JSON array of them, per Kafka message:
 `time` is epoch seconds; a value above 1e12 is milliseconds. A trailing NUL or
 newline is stripped. A message with any invalid point is rejected whole (and
 dead-lettered by the caller), so a replay of the dead letter never double counts.
+
+The usual shape (integer seconds, scalar dimensions, numeric metrics) is decoded
+and type-checked in one C pass (msgspec, about twice as fast as decoding and
+then checking in Python); anything else, valid or not, goes through the
+orjson path, whose checks name what is wrong. Both accept the same messages
+and give the same points, except that a metric sent as an integer arrives as
+a float (aggregation is in floats either way).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple, Union
 
+import msgspec
 import orjson
 
 from alarm_backends.core.kafka.errors import InvalidMessage
@@ -29,6 +37,15 @@ class Point(NamedTuple):
 
 
 _new_point = tuple.__new__  # Point(...) without the Python-level __new__ of a NamedTuple
+
+
+class _UsualPoint(msgspec.Struct, gc=False):
+    time: Annotated[int, msgspec.Meta(gt=0, lt=int(_MS_THRESHOLD))]
+    metrics: Annotated[dict[str, float], msgspec.Meta(min_length=1)]
+    dimensions: dict[str, Union[str, int, float, bool, None]] = {}
+
+
+_decode_usual = msgspec.json.Decoder(Union[_UsualPoint, list[_UsualPoint]]).decode
 
 
 def decode(raw: bytes | None) -> Any:
@@ -59,6 +76,20 @@ def check_dimensions(dimensions: Any, where: str, name: str) -> dict[str, Any]:
 
 
 def parse_metric_message(raw: bytes | None) -> list[Point]:
+    if raw:
+        try:
+            usual = _decode_usual(raw.rstrip(b"\x00\n\r"))
+        except msgspec.MsgspecError:
+            pass  # not the usual shape: the checks below say what is wrong, if anything
+        else:
+            if type(usual) is _UsualPoint:
+                return [_new_point(Point, (usual.time, usual.dimensions, usual.metrics, None))]
+            if usual:
+                return [_new_point(Point, (p.time, p.dimensions, p.metrics, None)) for p in usual]
+    return _parse_checked(raw)
+
+
+def _parse_checked(raw: bytes | None) -> list[Point]:
     data = decode(raw)
     if isinstance(data, dict):
         return [_point(data, 0)]
