@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
+
+try:  # CPython's built-in md5: the same digests, and ~40% faster than OpenSSL's for short inputs
+    from _md5 import md5 as _new_md5
+except ImportError:  # a build without it
+    _new_md5 = hashlib.md5
 
 _DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 NODATA_TAG = "__nodata__"
@@ -20,7 +26,7 @@ STATUS_EVENTS = ("recovering", "recovered", "closed", "no_data")
 
 
 def _md5(value: Any) -> str:
-    return hashlib.md5(orjson.dumps(value, option=_DUMP)).hexdigest()
+    return _new_md5(orjson.dumps(value, option=_DUMP)).hexdigest()
 
 
 def target_of(dimensions: Mapping[str, Any]) -> tuple[str, str]:
@@ -39,31 +45,50 @@ def dedupe_md5(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
     return _md5([strategy_id, target_type, target, bk_biz_id, sorted(dimensions.items())])
 
 
+class _Series:
+    """What the events of every item watching one series share: its dimensions, target and
+    sorted tags, with and without the no-data tag."""
+
+    __slots__ = ("dimensions", "target_type", "target", "tags", "keys", "nodata_tags", "nodata_keys")
+
+    def __init__(self, dimensions: tuple[tuple[str, Any], ...]) -> None:
+        self.dimensions = dict(dimensions)
+        self.target_type, self.target = target_of(self.dimensions)
+        self.tags = sorted(self.dimensions.items())
+        self.nodata_tags = sorted({**self.dimensions, NODATA_TAG: 1}.items())
+        self.keys, self.nodata_keys = (("strategy_id", "target_type", "target", "bk_biz_id",
+                                        *(f"tags.{k}" for k, _v in tags)) for tags in (self.tags, self.nodata_tags))
+
+
+_series = lru_cache(maxsize=65_536)(_Series)  # the cache only saves work
+
+
 class _Envelope:
     """The fields of one alert's events (the series' own alert, or its no-data alert), and the
     JSON of `[dedupe_md5, item_id` that every event id of the alert starts with."""
 
     __slots__ = ("fields", "id_prefix")
 
-    def __init__(self, series: SeriesEvents, nodata: bool) -> None:
-        dimensions = series.dimensions
-        tags = {**dimensions, NODATA_TAG: 1} if nodata else dimensions
-        dedupe = dedupe_md5(series.strategy_id, series.bk_biz_id, series.target_type, series.target, tags)
+    def __init__(self, events: SeriesEvents, nodata: bool) -> None:
+        series = events.series
+        tags = series.nodata_tags if nodata else series.tags
+        # dedupe_md5(), with the tags sorted once per series
+        dedupe = _md5([events.strategy_id, series.target_type, series.target, events.bk_biz_id, tags])
         self.fields: dict[str, Any] = {
-            "event_id": "", "event_type": "", "strategy_id": series.strategy_id, "item_id": series.item_id,
-            "alert_name": f"{series.strategy_name} (no data)" if nodata else series.strategy_name,
-            "severity": 0, "bk_biz_id": series.bk_biz_id, "dedupe_md5": dedupe,
-            "dedupe_keys": ["strategy_id", "target_type", "target", "bk_biz_id", *(f"tags.{k}" for k in sorted(tags))],
-            "dimensions": dimensions, "target_type": series.target_type, "target": series.target,
+            "event_id": "", "event_type": "", "strategy_id": events.strategy_id, "item_id": events.item_id,
+            "alert_name": f"{events.strategy_name} (no data)" if nodata else events.strategy_name,
+            "severity": 0, "bk_biz_id": events.bk_biz_id, "dedupe_md5": dedupe,
+            "dedupe_keys": series.nodata_keys if nodata else series.keys,
+            "dimensions": series.dimensions, "target_type": series.target_type, "target": series.target,
             "time": 0, "anomaly_time": 0, "value": None,
         }
-        self.id_prefix = orjson.dumps([dedupe, series.item_id], option=_DUMP)[:-1]
+        self.id_prefix = orjson.dumps([dedupe, events.item_id], option=_DUMP)[:-1]
 
     def event(self, event_type: str, id_tail: list[Any], level: int, t: int, value: float | None) -> dict[str, Any]:
         """The event id is md5 of the JSON of [dedupe_md5, item_id, *id_tail]."""
         event = self.fields.copy()
-        event["event_id"] = hashlib.md5(self.id_prefix + orjson.dumps(id_tail, option=_DUMP)
-                                        .replace(b"[", b",", 1)).hexdigest()
+        event["event_id"] = _new_md5(self.id_prefix + orjson.dumps(id_tail, option=_DUMP)
+                                     .replace(b"[", b",", 1)).hexdigest()
         event["event_type"], event["severity"], event["time"], event["anomaly_time"], event["value"] = (
             event_type, level, t, t, value)
         event["dedupe_keys"] = list(event["dedupe_keys"])  # every event owns its containers
@@ -74,16 +99,15 @@ class _Envelope:
 class SeriesEvents:
     """The events of one item's series."""
 
-    __slots__ = ("strategy_id", "item_id", "strategy_name", "bk_biz_id", "dimensions", "target_type", "target",
-                 "interval", "metric", "table_id", "uid", "_record_prefix", "_alert", "_nodata_alert")
+    __slots__ = ("strategy_id", "item_id", "strategy_name", "bk_biz_id", "series", "interval", "metric",
+                 "table_id", "uid", "_record_prefix", "_alert", "_nodata_alert")
 
     def __init__(self, *, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int,
                  dimensions: Mapping[str, Any], uid: str = "", interval: int = 0, metric: str = "",
                  table_id: str = "") -> None:
         self.strategy_id, self.item_id, self.strategy_name, self.bk_biz_id = (strategy_id, item_id, strategy_name,
                                                                               bk_biz_id)
-        self.dimensions = dict(dimensions)
-        self.target_type, self.target = target_of(self.dimensions)
+        self.series = _series(tuple(dimensions.items()))
         self.interval, self.metric, self.table_id, self.uid = interval, metric, table_id, uid
         self._record_prefix: str | None = None
         self._alert: _Envelope | None = None
@@ -103,9 +127,9 @@ class SeriesEvents:
         event = self._envelope(False).event("anomaly", [level, t], level, t, value)
         record = self._record_prefix
         if record is None:  # record ids are "<series md5>.<time>"
-            record = self._record_prefix = _md5([self.uid, sorted(self.dimensions.items())])
+            record = self._record_prefix = _md5([self.uid, self.series.tags])
         event["origin_data"] = {"record_id": f"{record}.{t}", "time": t, "value": value,
-                                "values": {self.metric: value}, "dimensions": dict(self.dimensions),
+                                "values": {self.metric: value}, "dimensions": dict(self.series.dimensions),
                                 "interval": self.interval, "points": points, "result_table_id": self.table_id}
         event["anomaly_ids"] = [f"{record}.{a}.{level}" for a in sorted(anomaly_times)]
         return event
