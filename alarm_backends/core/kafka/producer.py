@@ -124,33 +124,38 @@ class KafkaProducer:
         if not topic:
             raise ProduceError(None, "no topic given and the producer has no default_topic")
         values = value if isinstance(value, list) else [value]
-        if self.partitioner != "murmur2":
-            for item in values:
-                self.produce(topic, item, key=key, headers=headers)
-        else:
-            self._put_hashed(topic, values, key, headers)
+        self.produce_batch(topic, ((key, item) for item in values), headers)
         self._count(topic, len(values))
         self.flush(timeout)
         return len(values)
 
-    def _put_hashed(self, topic: str, values: list[Any], key: Key, headers: Headers) -> None:
-        """put()'s hot loop: key, headers and call shape worked out once, not per message."""
-        kwargs: dict[str, Any] = {}
-        if key is not None:
-            kwargs["key"] = _key_bytes(key)
+    def produce_batch(self, topic: str, messages: Iterable[tuple[Key, Value]], headers: Headers = None) -> int:
+        """Queue (key, value) pairs as produce() queues one, with the call shape worked out once
+        (a hot-path helper); delivery is confirmed by flush(). Returns how many were queued."""
+        if self.partitioner != "murmur2":
+            count = 0
+            for key, value in messages:
+                self.produce(topic, value, key=key, headers=headers)
+                count += 1
+            return count
+        extra: dict[str, Any] = {}
         if headers:
-            kwargs["headers"] = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-        send, poll = functools.partial(self._producer.produce, topic, **kwargs), self._producer.poll
-        for start in range(0, len(values), PUT_BATCH_SIZE):
-            for item in values[start:start + PUT_BATCH_SIZE]:
-                payload = item if type(item) is bytes else encode(item)
-                try:
-                    send(payload)
-                except BufferError:
-                    self._produce(topic, payload, kwargs)  # waits for room (backpressure)
-                except KafkaException as exc:
-                    raise ProduceError(topic, str(exc.args[0] if exc.args else exc)) from exc
-            poll(0)
+            extra["headers"] = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        send, poll = functools.partial(self._producer.produce, topic, **extra), self._producer.poll
+        count = 0
+        for key, value in messages:
+            payload = value if type(value) is bytes else encode(value)
+            try:
+                send(payload, key)  # librdkafka takes str keys as UTF-8, as _key_bytes would
+            except BufferError:
+                self._produce(topic, payload, {"key": _key_bytes(key), **extra})  # waits for room (backpressure)
+            except KafkaException as exc:
+                raise ProduceError(topic, str(exc.args[0] if exc.args else exc)) from exc
+            count += 1
+            if count % PUT_BATCH_SIZE == 0:
+                poll(0)
+        poll(0)
+        return count
 
     def flush(self, timeout: float | None = None) -> int:
         """Wait (bounded) for every queued message; raise DeliveryFailed naming each refused
