@@ -283,3 +283,22 @@ def test_a_broker_that_is_down_gives_a_clear_error_in_bounded_time() -> None:
     finally:
         c.close()
     assert time.monotonic() - started < 10
+
+
+def test_a_caught_up_consumer_gets_what_arrived_without_waiting_for_a_full_batch(
+        kafka_cluster: KafkaClusterConfig, topic_name: str) -> None:
+    make_topic(kafka_cluster, topic_name)
+    fill(kafka_cluster, topic_name, 1, 3)
+    with consumer(kafka_cluster, f"g-{topic_name}", [topic_name]) as c:
+        assert len(drain(c, 3)) == 3  # caught up
+        fill(kafka_cluster, topic_name, 1, 2)
+        got: list = []
+        waited = []
+        deadline = time.monotonic() + 20
+        while len(got) < 2 and time.monotonic() < deadline:
+            started = time.monotonic()
+            batch = c.get_messages(5000, 30.0)  # far more than will come, far longer than needed
+            waited.append(time.monotonic() - started)
+            got += batch
+    assert [m.value() for m in got] == [b"p0-0", b"p0-1"]
+    assert max(waited) < 10  # returned with what came, not after the 30 s timeout

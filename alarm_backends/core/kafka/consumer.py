@@ -176,10 +176,17 @@ class KafkaConsumer:
 
     # consuming
     def get_messages(self, count: int = 500, timeout: float = 1.0) -> Batch:
-        """Up to `count` messages within `timeout` seconds."""
+        """Up to `count` messages: what is already fetched, or else the first to arrive within
+        `timeout` seconds with whatever came with it. librdkafka's consume(count, timeout) waits
+        for `count` messages until the timeout even when some are ready; a consumer that caught
+        up would add up to `timeout` of latency to every batch."""
         if self._closed:
             raise ConsumerError("consumer is closed")
-        raw = self._consumer.consume(count, timeout)
+        raw = self._consumer.consume(count, 0)
+        if not raw and timeout > 0:
+            first = self._consumer.poll(timeout)
+            if first is not None:
+                raw = [first, *self._consumer.consume(count - 1, 0)] if count > 1 else [first]
         if raw and any(m.error() is not None for m in raw):
             raw = self._drop_errors(raw)
         if self._skip_before:
