@@ -7,6 +7,7 @@ among equal times, the one that arrived last.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
@@ -89,8 +90,8 @@ def _matrix(bucket: Bucket, names: tuple[str, ...]) -> np.ndarray:
     if width > 1:
         try:
             pick = itemgetter(*names)
-            flat = [v for row in map(pick, map(_metrics_of, bucket.points)) for v in row]
-            return np.array(flat, dtype=np.float64).reshape(n, width)
+            rows = chain.from_iterable(map(pick, map(_metrics_of, bucket.points)))
+            return np.fromiter(rows, np.float64, n * width).reshape(n, width)
         except KeyError:
             pass
     matrix = np.empty((n, width))

@@ -148,9 +148,12 @@ class AccessRunner:
         failures: list[tuple[Any, InvalidMessage]] = []
         key: TP | None = None
         state = PartitionState(0)  # replaced at the first message
+        offset = -1  # of the last message of `state`'s partition; state.offset is set when it changes
         for i, message in enumerate(batch, 1):
             topic, partition = message.topic(), message.partition()
             if key is None or partition != key[1] or topic != key[0]:
+                if key is not None:
+                    state.offset = offset + 1
                 key = (topic, partition)
                 state = self.states.get(key)  # type: ignore[assignment]
                 if state is None:
@@ -161,12 +164,14 @@ class AccessRunner:
                 ingest(state, topic, message.value())
             except InvalidMessage as exc:
                 failures.append((message, exc))
-            state.offset = message.offset() + 1
+            offset = message.offset()
             if i % CLOSE_EVERY == 0:
                 # windows close as soon as they can, not after the whole batch (results do not
                 # depend on when closing runs: lateness is decided per message)
                 self._close(unclosed)
                 unclosed = {key}
+        if key is not None:
+            state.offset = offset + 1
         self._close(unclosed)
         self.messages += len(batch)
         self.invalid += len(failures)
@@ -181,10 +186,7 @@ class AccessRunner:
         if not events:
             return
         closed_at = time.time()
-        produce = self.producer.produce
-        for event in events:
-            produce(self.settings.event_topic, event, key=event["dedupe_md5"])
-        self.producer.poll(0)
+        self.producer.produce_batch(self.settings.event_topic, [(event["dedupe_md5"], event) for event in events])
         self.events += len(events)
         if self._on_events is not None:
             self._on_events(events, closed_at)
