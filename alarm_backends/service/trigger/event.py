@@ -42,7 +42,12 @@ def target_of(dimensions: Mapping[str, Any]) -> tuple[str, str]:
 def dedupe_md5(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
                dimensions: Mapping[str, Any]) -> str:
     """md5 over strategy id, target type/target, bk_biz_id and the dimension tags."""
-    return _md5([strategy_id, target_type, target, bk_biz_id, sorted(dimensions.items())])
+    return _dedupe_of(strategy_id, bk_biz_id, target_type, target, sorted(dimensions.items()))
+
+
+def _dedupe_of(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
+               sorted_tags: list[tuple[str, Any]]) -> str:
+    return _md5([strategy_id, target_type, target, bk_biz_id, sorted_tags])
 
 
 class _Series:
@@ -72,8 +77,7 @@ class _Envelope:
     def __init__(self, events: SeriesEvents, nodata: bool) -> None:
         series = events.series
         tags = series.nodata_tags if nodata else series.tags
-        # dedupe_md5(), with the tags sorted once per series
-        dedupe = _md5([events.strategy_id, series.target_type, series.target, events.bk_biz_id, tags])
+        dedupe = _dedupe_of(events.strategy_id, events.bk_biz_id, series.target_type, series.target, tags)
         self.fields: dict[str, Any] = {
             "event_id": "", "event_type": "", "strategy_id": events.strategy_id, "item_id": events.item_id,
             "alert_name": f"{events.strategy_name} (no data)" if nodata else events.strategy_name,
