@@ -100,6 +100,7 @@ from alarm_backends.service.access.data.index import StrategyIndex  # noqa: E402
 from alarm_backends.service.access.data.processor import AccessProcessor  # noqa: E402
 from alarm_backends.service.access.data.runner import AccessRunner, AccessSettings  # noqa: E402
 from alarm_backends.service.access.data.state import PartitionState  # noqa: E402
+from alarm_backends.service.trigger.event import Event  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "access_bench.json"
 FAST_JOIN = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
@@ -232,11 +233,11 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
     instrument = spec["instrument"]
     produced: list[str] = []  # event ids, in order (both kinds of run)
 
-    def on_events(events: list[dict[str, Any]], closed_at: float) -> None:
+    def on_events(events: list[Event], closed_at: float) -> None:
         if instrument:
             for e in events:
-                close_info[e["event_id"]][1] = closed_at
-        produced.extend([e["event_id"] for e in events])
+                close_info[e.event_id][1] = closed_at
+        produced.extend([e.event_id for e in events])
 
     runner = AccessRunner(
         AccessSettings(group_id=spec["group"], event_topic=spec["event_topic"], consumer_config=dict(FAST_JOIN)),
@@ -278,15 +279,15 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
         orig_process(batch)
         phase[0] += perf() - t
 
-    def close_windows(state: PartitionState) -> list[dict[str, Any]]:
+    def close_windows(state: PartitionState) -> list[Event]:
         t = perf()
         events = orig_close(state)
         phase[1] += perf() - t
         if instrument:
             marks = crossing.get(id(state), {})
             for e in events:  # every item has agg_interval INTERVAL: the window of an event at t ends at t + INTERVAL
-                close_info[e["event_id"]] = [marks.get(e["time"] + INTERVAL, float("nan")), 0.0]
-                kind = e.get("event_type", "anomaly")
+                close_info[e.event_id] = [marks.get(e.time + INTERVAL, float("nan")), 0.0]
+                kind = e.event_type
                 kinds[kind] = kinds.get(kind, 0) + 1
         return events
 

@@ -229,12 +229,13 @@ def _access_child(out: Any, stop: Any, close_file: str) -> None:
     from alarm_backends.core.kafka.defaults import default_cluster
     from alarm_backends.service.access.data.runner import AccessRunner, AccessSettings
     from alarm_backends.service.access.data.sources import load_strategies, redis_client, strategy_version
+    from alarm_backends.service.trigger.event import Event
 
     closed: dict[str, tuple[float, str, int]] = {}
 
-    def on_events(events: list[dict[str, Any]], closed_at: float) -> None:
+    def on_events(events: list[Event], closed_at: float) -> None:
         for e in events:
-            closed[e["event_id"]] = (closed_at, e.get("event_type", "anomaly"), e["time"])
+            closed[e.event_id] = (closed_at, e.event_type, e.time)
 
     # exactly as run_access builds it (alarm_backends/management/commands/run_access.py), plus on_events
     runner = AccessRunner(

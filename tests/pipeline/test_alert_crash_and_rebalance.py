@@ -38,7 +38,7 @@ def event_stream(seed: int, hosts: int = 120, minutes: int = 40) -> list[dict[st
             raw = orjson.dumps({"time": T0 + m * 60, "dimensions": {"bk_target_ip": f"10.2.0.{h}"},
                                 "metrics": {"usage": value}})
             processor.ingest(state, "metrics", raw)
-        events.extend(processor.close_windows(state))
+        events.extend(event.fields for event in processor.close_windows(state))
     return events
 
 

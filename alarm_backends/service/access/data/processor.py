@@ -23,7 +23,7 @@ from alarm_backends.service.access.data.parse import Point, parse_metric_message
 from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemory, PartitionState, SeriesTable
 from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
-from alarm_backends.service.trigger.event import SeriesEvents
+from alarm_backends.service.trigger.event import Event, SeriesEvents
 from alarm_backends.service.trigger.nofm import in_uptime, window_start
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
@@ -120,9 +120,9 @@ class AccessProcessor:
         seen = state.agg_seen
         return {uid: seen[item.agg_uid] for uid, item in self.index.items.items() if item.agg_uid in seen}
 
-    def close_windows(self, state: PartitionState) -> list[dict[str, Any]]:
+    def close_windows(self, state: PartitionState) -> list[Event]:
         closed = state.windows.close_ready()
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         groups = self.index.groups
         for group_uid, start, bucket in closed:
             group = groups.get(group_uid)
@@ -142,7 +142,7 @@ class AccessProcessor:
         return events
 
     def _close_column(self, state: PartitionState, agg: AggSpec, table: SeriesTable, column: Column,
-                      events: list[dict[str, Any]]) -> None:
+                      events: list[Event]) -> None:
         """One closed window of every series of an aggregation: detection column-wise, then the
         items of the series that are anomalous, have something pending or came back from a gap."""
         t, slots, values, unit = column.start, column.slots, column.values, agg.interval
@@ -197,7 +197,7 @@ class AccessProcessor:
 
     def _close_series(self, agg: AggSpec, mem: AggMemory, slot: int, key: tuple[Any, ...], column: Column,
                       row: int, flags: list[bool], gap: bool, last_closed: int | None,
-                      events: list[dict[str, Any]]) -> None:
+                      events: list[Event]) -> None:
         pending = mem.items.get(slot)
         window = ClosedWindow(key, column.start, float(column.values[row]), int(column.points[row]))
         last_value = float(mem.last_value[slot])
@@ -212,7 +212,7 @@ class AccessProcessor:
 
     def _close_item(self, item: ItemSpec, last_closed: int | None, last_value: float, imem: ItemMemory,
                     window: ClosedWindow, anomalous: list[LevelSpec], gap: bool,
-                    events: list[dict[str, Any]]) -> ItemMemory:
+                    events: list[Event]) -> ItemMemory:
         t, value, key = window.start, window.value, window.key
         if gap:
             # data is back after a gap the silence scan may not have seen yet (batch boundaries)
@@ -244,7 +244,7 @@ class AccessProcessor:
         return imem
 
     def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow,
-                 anomalous: list[LevelSpec]) -> tuple[int, dict[str, Any]] | None:
+                 anomalous: list[LevelSpec]) -> tuple[int, Event] | None:
         """Record this window's anomalies (levels most severe first) and fire the N-of-M trigger."""
         t, value = window.start, window.value
         unit = item.interval
@@ -276,7 +276,7 @@ class AccessProcessor:
             level=fired.level, t=t, value=value, points=window.points,
             anomaly_times=[a for a in imem.anomalies.get(fired.level, []) if low <= a <= t])
 
-    def _scan_silence(self, state: PartitionState, events: list[dict[str, Any]], full: bool) -> None:
+    def _scan_silence(self, state: PartitionState, events: list[Event], full: bool) -> None:
         """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
         silent for FORGET_AFTER with nothing alerting are forgotten; once an event-hour (`full`)
         their slots are released for new series."""
@@ -329,7 +329,7 @@ class AccessProcessor:
                 table.release(s for s in np.flatnonzero(unused).tolist() if table.keys[s] is not None)
 
     def _silence(self, item: ItemSpec, last_closed: int, last_value: float, imem: ItemMemory,
-                 key: tuple[Any, ...], watermark: int, events: list[dict[str, Any]]) -> None:
+                 key: tuple[Any, ...], watermark: int, events: list[Event]) -> None:
         missing = missing_windows(last_closed, watermark, item.interval)
         if missing <= 0:
             return
@@ -379,7 +379,7 @@ class AccessProcessor:
         return int(item.no_data_config.get("level", 2))
 
     def _status(self, kind: str, item: ItemSpec, level: int, t: int, value: float, key: tuple[Any, ...],
-                reason: str = "", about_nodata: bool = False) -> dict[str, Any]:
+                reason: str = "", about_nodata: bool = False) -> Event:
         return self._events_of(item, key).status(kind, level=level, t=t, value=value, reason=reason,
                                                  about_nodata=about_nodata)
 

@@ -35,6 +35,7 @@ from alarm_backends.service.access.data.index import StrategyIndex
 from alarm_backends.service.access.data.processor import AccessProcessor
 from alarm_backends.service.access.data.state import PartitionState
 from alarm_backends.service.access.types import ACCESS_TYPES
+from alarm_backends.service.trigger.event import Event
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class AccessSettings:
 class AccessRunner:
     def __init__(self, settings: AccessSettings, *, cluster: KafkaClusterConfig, redis_client: redis.Redis,
                  load_strategies: StrategySource, strategy_version: VersionSource,
-                 on_events: Callable[[list[dict[str, Any]], float], None] | None = None) -> None:
+                 on_events: Callable[[list[Event], float], None] | None = None) -> None:
         self.settings = settings
         self.redis = redis_client
         self._load_strategies = load_strategies
@@ -180,13 +181,13 @@ class AccessRunner:
         self._dirty |= touched
 
     def _close(self, keys: set[TP]) -> None:
-        events: list[dict[str, Any]] = []
+        events: list[Event] = []
         for key in keys:
             events.extend(self.processor.close_windows(self.states[key]))
         if not events:
             return
         closed_at = time.time()
-        self.producer.produce_batch(self.settings.event_topic, [(event["dedupe_md5"], event) for event in events])
+        self.producer.produce_batch(self.settings.event_topic, [(event.dedupe_md5, event.json) for event in events])
         self.events += len(events)
         if self._on_events is not None:
             self._on_events(events, closed_at)
