@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from alarm_backends.service.trigger.event import SeriesEvents, build_event, dedupe_md5, target_of
+from alarm_backends.service.trigger.event import ItemEvents, SeriesEvents, build_event, dedupe_md5, target_of
 from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_start
 
 UTC = ZoneInfo("UTC")
@@ -53,14 +53,15 @@ def test_a_series_without_host_dimensions_has_no_target() -> None:
     assert target_of({"region": "sh"}) == ("", "")
 
 
-def test_an_event_is_produced_as_json_that_reads_back_as_the_same_fields() -> None:
-    dimensions = {"bk_target_ip": "10.0.0.1", "bk_target_cloud_id": "0", "mount": "/data \"x\""}
-    series = SeriesEvents(strategy_id=7, item_id=3, strategy_name="Disk \u00e9", bk_biz_id=2, dimensions=dimensions,
-                          uid="7.3", interval=60, metric="usage", table_id="system.disk")
+def test_an_event_is_produced_as_json_that_reads_back_as_the_same_fields_whatever_the_names_hold() -> None:
+    dimensions = {"bk_target_ip": "10.0.0.1", "bk_target_cloud_id": "0", "mount": "/data \"x\" 100%"}
+    item = ItemEvents(strategy_id=7, item_id=3, strategy_name="Disk \u00e9 > 90%s", bk_biz_id=2, uid="7.3", interval=60,
+                      metric="usage", table_id="system.disk")
+    series = SeriesEvents(item, dimensions)
     anomaly = series.anomaly(level=1, t=600, value=95.5, anomaly_times=[600, 540], points=6)
     decoded = orjson.loads(anomaly.json)
     assert decoded == dict(anomaly) == build_event(
-        strategy_id=7, item_id=3, strategy_name="Disk \u00e9", bk_biz_id=2, level=1, t=600, value=95.5,
+        strategy_id=7, item_id=3, strategy_name="Disk \u00e9 > 90%s", bk_biz_id=2, level=1, t=600, value=95.5,
         dimensions=dimensions, anomaly_times=[540, 600], uid="7.3", interval=60, metric="usage",
         table_id="system.disk", points=6)
     assert (anomaly.event_id, anomaly.dedupe_md5, anomaly.event_type, anomaly.time) == (
@@ -72,12 +73,12 @@ def test_an_event_is_produced_as_json_that_reads_back_as_the_same_fields() -> No
     assert recovered.dedupe_md5 == anomaly.dedupe_md5 and recovered.event_type == "recovered"
     assert recovered["origin_data"] == {} and recovered["anomaly_ids"] == []
     nodata = series.status("no_data", level=2, t=900, value=0.0)
-    assert nodata.dedupe_md5 != anomaly.dedupe_md5 and nodata["alert_name"] == "Disk \u00e9 (no data)"
+    assert nodata.dedupe_md5 != anomaly.dedupe_md5 and nodata["alert_name"] == "Disk \u00e9 > 90%s (no data)"
 
 
 def test_changing_one_events_fields_leaves_the_others_and_its_json_alone() -> None:
-    series = SeriesEvents(strategy_id=7, item_id=3, strategy_name="cpu", bk_biz_id=2,
-                          dimensions={"bk_target_ip": "10.0.0.1"}, uid="7.3", interval=60, metric="usage")
+    series = SeriesEvents(ItemEvents(strategy_id=7, item_id=3, strategy_name="cpu", bk_biz_id=2, uid="7.3", interval=60,
+                                     metric="usage"), {"bk_target_ip": "10.0.0.1"})
     first, second = (series.anomaly(level=1, t=t, value=95.0, anomaly_times=[t], points=1) for t in (600, 660))
     first.fields["dimensions"]["bk_target_ip"] = "changed"
     first.fields["dedupe_keys"].append("changed")

@@ -3,9 +3,11 @@ event is about, so a replay produces byte-identical events with the same id.
 
 SeriesEvents holds what every event of one item's series shares (target,
 dedupe keys, the hashed prefixes of its ids, the JSON of its constant fields),
-so the access stage computes it once per series instead of once per event.
-Its events are Event objects: the JSON that is produced, written once from
-that constant head and the event's own fields, and readable as a mapping.
+so the access stage computes it once per series instead of once per event;
+the pieces that depend only on the series (_Series) or only on the item
+(ItemEvents) are shared further. Its events are Event objects: the JSON that
+is produced, written with one %-format per event from those pieces, and
+readable as a mapping.
 build_event and build_status_event build through it and return plain dicts,
 so both paths give the same events.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -45,31 +48,46 @@ def target_of(dimensions: Mapping[str, Any]) -> tuple[str, str]:
 def dedupe_md5(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
                dimensions: Mapping[str, Any]) -> str:
     """md5 over strategy id, target type/target, bk_biz_id and the dimension tags."""
-    return _dedupe_of(strategy_id, bk_biz_id, target_type, target, sorted(dimensions.items()))
+    return _md5([strategy_id, target_type, target, bk_biz_id, sorted(dimensions.items())])
 
 
-def _dedupe_of(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
-               sorted_tags: list[tuple[str, Any]]) -> str:
-    return _md5([strategy_id, target_type, target, bk_biz_id, sorted_tags])
+class _Tags:
+    """A series' sorted tags and the JSON its events and their hashes take from them."""
+
+    __slots__ = ("tags", "json", "shared")
+
+    def __init__(self, tags: list[tuple[str, Any]], series: _Series) -> None:
+        self.tags = tags
+        self.json = orjson.dumps(tags, option=_DUMP)  # as it appears in the hashed JSON
+        keys = ("strategy_id", "target_type", "target", "bk_biz_id", *[f"tags.{k}" for k, _v in tags])
+        # the event fields after dedupe_md5, as a %-format
+        self.shared = _json({"dedupe_keys": keys, "dimensions": orjson.Fragment(series.dimensions_json),
+                             "target_type": series.target_type, "target": series.target})[1:]
 
 
 class _Series:
     """What the events of every item watching one series share: its dimensions, target and
-    sorted tags, with and without the no-data tag."""
+    tags, and the same with the no-data tag (made when first needed)."""
 
-    __slots__ = ("dimensions", "target_type", "target", "tags", "keys", "nodata_tags", "nodata_keys")
+    __slots__ = ("dimensions", "target_type", "target", "dimensions_json", "dedupe_middle", "tags", "_nodata")
 
     def __init__(self, dimensions: tuple[tuple[str, Any], ...]) -> None:
         self.dimensions = dict(dimensions)
         self.target_type, self.target = target_of(self.dimensions)
-        self.tags = sorted(self.dimensions.items())
-        self.nodata_tags = sorted({**self.dimensions, NODATA_TAG: 1}.items())
-        self.keys, self.nodata_keys = (("strategy_id", "target_type", "target", "bk_biz_id",
-                                        *(f"tags.{k}" for k, _v in tags)) for tags in (self.tags, self.nodata_tags))
+        self.dimensions_json = orjson.dumps(self.dimensions, option=orjson.OPT_NON_STR_KEYS)
+        # the dedupe hash is of [strategy_id, target_type, target, bk_biz_id, tags]
+        self.dedupe_middle = b",%s,%s," % (orjson.dumps(self.target_type), orjson.dumps(self.target))
+        self.tags = _Tags(sorted(self.dimensions.items()), self)
+        self._nodata: _Tags | None = None
+
+    def nodata(self) -> _Tags:
+        """The tags of the series' no-data alert."""
+        if self._nodata is None:
+            self._nodata = _Tags(sorted({**self.dimensions, NODATA_TAG: 1}.items()), self)
+        return self._nodata
 
 
 _series = lru_cache(maxsize=65_536)(_Series)  # the cache only saves work
-
 
 class Event(Mapping[str, Any]):
     """One event as the JSON it is produced as. What the producer and the callers need on the hot
@@ -103,97 +121,121 @@ class Event(Mapping[str, Any]):
         return f"Event({self.json.decode()})"
 
 
+def _json(value: Any) -> bytes:
+    """JSON to splice into a %-format: its own % signs escaped."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).replace(b"%", b"%%")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemEvents:
+    """What the events of every series of one item share: the strategy and the item's query."""
+    strategy_id: int
+    item_id: int
+    strategy_name: str
+    bk_biz_id: int
+    uid: str = ""
+    interval: int = 0
+    metric: str = ""
+    table_id: str = ""
+    heads: tuple[bytes, bytes] = field(init=False)  # the JSON up to dedupe_md5's value, own / no-data alert
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heads", tuple(_json({
+            "strategy_id": self.strategy_id, "item_id": self.item_id, "alert_name": name,
+            "bk_biz_id": self.bk_biz_id, "dedupe_md5": ""})[:-2] for name in (
+                self.strategy_name, f"{self.strategy_name} (no data)")))
+
+
 class _Envelope:
-    """The fields of one alert's events (the series' own alert, or its no-data alert) as JSON, and
-    the JSON of `[dedupe_md5, item_id` that every event id of the alert starts with."""
+    """One alert's events (the series' own alert, or its no-data alert): the %-format of their
+    JSON, whose constant fields are written once, and the JSON of `[dedupe_md5, item_id` that
+    every event id of the alert starts with (ids are md5 of [dedupe_md5, item_id, *tail])."""
 
-    __slots__ = ("dedupe_md5", "head", "id_prefix")
+    __slots__ = ("dedupe_md5", "head", "id_prefix", "status_format")
 
-    def __init__(self, events: SeriesEvents, nodata: bool) -> None:
-        series = events.series
-        tags = series.nodata_tags if nodata else series.tags
-        self.dedupe_md5 = _dedupe_of(events.strategy_id, events.bk_biz_id, series.target_type, series.target, tags)
-        # `{"strategy_id":...,"target":"...",`: what follows is the event's own fields
-        self.head = orjson.dumps({
-            "strategy_id": events.strategy_id, "item_id": events.item_id,
-            "alert_name": f"{events.strategy_name} (no data)" if nodata else events.strategy_name,
-            "bk_biz_id": events.bk_biz_id, "dedupe_md5": self.dedupe_md5,
-            "dedupe_keys": series.nodata_keys if nodata else series.keys, "dimensions": series.dimensions,
-            "target_type": series.target_type, "target": series.target,
-        }, option=orjson.OPT_NON_STR_KEYS)[:-1] + b","
-        self.id_prefix = orjson.dumps([self.dedupe_md5, events.item_id], option=_DUMP)[:-1]
+    def __init__(self, item: ItemEvents, series: _Series, nodata: bool) -> None:
+        tags = series.nodata() if nodata else series.tags
+        self.dedupe_md5 = _new_md5(b"[%s%s%s,%s]" % (orjson.dumps(item.strategy_id), series.dedupe_middle,
+                                                     orjson.dumps(item.bk_biz_id), tags.json)).hexdigest()
+        self.head = (item.heads[nodata] + self.dedupe_md5.encode() + b'",' + tags.shared[:-1]
+                     + b',"event_id":"%s","event_type":"%s","severity":%d,"time":%d,"anomaly_time":%d,"value":%s,')
+        self.id_prefix = b'["%s",%s' % (self.dedupe_md5.encode(), orjson.dumps(item.item_id))
+        self.status_format = self.head + b'"reason":%s,"origin_data":{},"anomaly_ids":[]}'
 
-    def event(self, event_type: str, id_tail: list[Any], level: int, t: int, value: float | None,
-              rest: dict[str, Any]) -> Event:
-        """The event id is md5 of the JSON of [dedupe_md5, item_id, *id_tail]."""
-        event_id = _new_md5(self.id_prefix + orjson.dumps(id_tail, option=_DUMP).replace(b"[", b",", 1)).hexdigest()
-        own = orjson.dumps({"event_id": event_id, "event_type": event_type, "severity": level, "time": t,
-                            "anomaly_time": t, "value": value, **rest}, option=orjson.OPT_NON_STR_KEYS)
-        return Event(self.head + own[1:], event_id, self.dedupe_md5, event_type, t)
+    def event_id(self, id_tail: bytes) -> str:
+        return _new_md5(self.id_prefix + id_tail).hexdigest()
 
 
 class SeriesEvents:
     """The events of one item's series."""
 
-    __slots__ = ("strategy_id", "item_id", "strategy_name", "bk_biz_id", "series", "interval", "metric",
-                 "table_id", "uid", "_record_prefix", "_dimensions_json", "_alert", "_nodata_alert")
+    __slots__ = ("item", "series", "_alert", "_nodata_alert", "_record_prefix", "_anomaly_format")
 
-    def __init__(self, *, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int,
-                 dimensions: Mapping[str, Any], uid: str = "", interval: int = 0, metric: str = "",
-                 table_id: str = "") -> None:
-        self.strategy_id, self.item_id, self.strategy_name, self.bk_biz_id = (strategy_id, item_id, strategy_name,
-                                                                              bk_biz_id)
+    def __init__(self, item: ItemEvents, dimensions: Mapping[str, Any]) -> None:
+        self.item = item
         self.series = _series(tuple(dimensions.items()))
-        self.interval, self.metric, self.table_id, self.uid = interval, metric, table_id, uid
-        self._record_prefix: str | None = None
-        self._dimensions_json: orjson.Fragment | None = None
         self._alert: _Envelope | None = None
         self._nodata_alert: _Envelope | None = None
+        self._record_prefix = ""
+        self._anomaly_format = b""
 
     def _envelope(self, nodata: bool) -> _Envelope:
         if nodata:
             if self._nodata_alert is None:
-                self._nodata_alert = _Envelope(self, nodata=True)
+                self._nodata_alert = _Envelope(self.item, self.series, nodata=True)
             return self._nodata_alert
         if self._alert is None:
-            self._alert = _Envelope(self, nodata=False)
+            self._alert = _Envelope(self.item, self.series, nodata=False)
         return self._alert
 
     def anomaly(self, *, level: int, t: int, value: float, anomaly_times: Sequence[int], points: int) -> Event:
+        alert = self._envelope(False)
+        if not self._anomaly_format:  # record ids are "<series md5>.<time>"
+            item = self.item
+            self._record_prefix = _new_md5(b"[%s,%s]" % (orjson.dumps(item.uid), self.series.tags.json)).hexdigest()
+            self._anomaly_format = (
+                alert.head + b'"origin_data":{"record_id":"' + self._record_prefix.encode()
+                + b'.%d","time":%d,"value":%s,"values":{' + _json(item.metric) + b':%s},"dimensions":'
+                + self.series.dimensions_json.replace(b"%", b"%%") + b',"interval":' + b"%d" % item.interval
+                + b',"points":%d,"result_table_id":' + _json(item.table_id) + b'},"anomaly_ids":%s}')
+        event_id = alert.event_id(b",%d,%d]" % (level, t))
+        value_json = orjson.dumps(value)
         record = self._record_prefix
-        if record is None:  # record ids are "<series md5>.<time>"
-            record = self._record_prefix = _md5([self.uid, self.series.tags])
-            self._dimensions_json = orjson.Fragment(orjson.dumps(self.series.dimensions,
-                                                                 option=orjson.OPT_NON_STR_KEYS))
-        origin = {"record_id": f"{record}.{t}", "time": t, "value": value, "values": {self.metric: value},
-                  "dimensions": self._dimensions_json, "interval": self.interval, "points": points,
-                  "result_table_id": self.table_id}
-        return self._envelope(False).event("anomaly", [level, t], level, t, value, {
-            "origin_data": origin, "anomaly_ids": [f"{record}.{a}.{level}" for a in sorted(anomaly_times)]})
+        ids = orjson.dumps([f"{record}.{a}.{level}" for a in sorted(anomaly_times)])
+        json = self._anomaly_format % (event_id.encode(), b"anomaly", level, t, t, value_json, t, t, value_json,
+                                       value_json, points, ids)
+        return Event(json, event_id, alert.dedupe_md5, "anomaly", t)
 
     def status(self, kind: str, *, level: int, t: int, value: float | None, reason: str = "",
                about_nodata: bool = False) -> Event:
         """recovering / recovered / closed for the series' alert, or no_data (its own alert:
         the dedupe key carries a no-data tag so it never merges with the threshold alert;
         `about_nodata` addresses that alert, e.g. to recover it when data comes back)."""
-        if kind not in STATUS_EVENTS:
+        kind_json = _STATUS_JSON.get(kind)
+        if kind_json is None:
             raise ValueError(f"unknown status event {kind!r}")
-        return self._envelope(kind == "no_data" or about_nodata).event(
-            kind, [kind, level, t], level, t, value, {"reason": reason, "origin_data": {}, "anomaly_ids": []})
+        alert = self._envelope(kind == "no_data" or about_nodata)
+        event_id = alert.event_id(b",%s,%d,%d]" % (kind_json, level, t))
+        json = alert.status_format % (event_id.encode(), kind.encode(), level, t, t, orjson.dumps(value),
+                                      orjson.dumps(reason))
+        return Event(json, event_id, alert.dedupe_md5, kind, t)
+
+
+_STATUS_JSON = {kind: orjson.dumps(kind) for kind in STATUS_EVENTS}
 
 
 def build_event(*, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int, level: int, t: int,
                 value: float, dimensions: Mapping[str, Any], anomaly_times: Sequence[int], uid: str,
                 interval: int, metric: str, table_id: str, points: int) -> dict[str, Any]:
-    series = SeriesEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name,
-                          bk_biz_id=bk_biz_id, dimensions=dimensions, uid=uid, interval=interval, metric=metric,
-                          table_id=table_id)
-    return series.anomaly(level=level, t=t, value=value, anomaly_times=anomaly_times, points=points).fields
+    item = ItemEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name, bk_biz_id=bk_biz_id,
+                      uid=uid, interval=interval, metric=metric, table_id=table_id)
+    return SeriesEvents(item, dimensions).anomaly(level=level, t=t, value=value, anomaly_times=anomaly_times,
+                                                  points=points).fields
 
 
 def build_status_event(kind: str, *, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int,
                        level: int, t: int, value: float | None, dimensions: Mapping[str, Any],
                        reason: str = "", about_nodata: bool = False) -> dict[str, Any]:
-    series = SeriesEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name,
-                          bk_biz_id=bk_biz_id, dimensions=dimensions)
-    return series.status(kind, level=level, t=t, value=value, reason=reason, about_nodata=about_nodata).fields
+    item = ItemEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name, bk_biz_id=bk_biz_id)
+    return SeriesEvents(item, dimensions).status(kind, level=level, t=t, value=value, reason=reason,
+                                                 about_nodata=about_nodata).fields

@@ -23,7 +23,7 @@ from alarm_backends.service.access.data.parse import Point, parse_metric_message
 from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemory, PartitionState, SeriesTable
 from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
-from alarm_backends.service.trigger.event import Event, SeriesEvents
+from alarm_backends.service.trigger.event import Event, ItemEvents, SeriesEvents
 from alarm_backends.service.trigger.nofm import in_uptime, window_start
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
@@ -107,6 +107,10 @@ class AccessProcessor:
     def index(self, index: StrategyIndex) -> None:
         self._index = index
         self._series_events: dict[tuple[str, tuple[Any, ...]], SeriesEvents] = {}
+        self._item_events = {uid: ItemEvents(
+            strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
+            bk_biz_id=item.bk_biz_id, uid=item.uid, interval=item.interval, metric=item.metric,
+            table_id=item.table_id) for uid, item in index.items.items()}
         self._groups_by_topic = {topic: index.groups_for_topic(topic) for topic in index.topics}
         # per aggregation: (memory horizon in seconds, look-backs read from Redis, their TTL)
         self._history_plan: dict[str, tuple[int, tuple[int, ...], int]] = {}
@@ -390,9 +394,7 @@ class AccessProcessor:
             if len(self._series_events) >= EVENT_SERIES_CACHE:
                 self._series_events.clear()
             series = self._series_events[(item.uid, key)] = SeriesEvents(
-                strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
-                bk_biz_id=item.bk_biz_id, dimensions=dict(zip(item.dimensions, key, strict=True)), uid=item.uid,
-                interval=item.interval, metric=item.metric, table_id=item.table_id)
+                self._item_events[item.uid], dict(zip(item.dimensions, key, strict=True)))
         return series
 
     def _fetch_long(self, agg: AggSpec, table: SeriesTable, column: Column,
