@@ -248,23 +248,32 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
     tune_for_long_lived_state()  # as run_access does
 
     # instrumentation: per batch and per close_windows call a clock read (the ingest share is the
-    # batch loop's time minus close_windows'); only the latency run (`instrument`) wraps ingest,
-    # to stamp the moment each window's end is passed, and looks at every event
+    # batch loop's time minus close_windows'); only the latency run (`instrument`) wraps ingest_many,
+    # feeding it one message at a time to stamp the moment each window's end is passed, and looks
+    # at every event
     processor = runner.processor
-    orig_ingest, orig_close, orig_process = processor.ingest, processor.close_windows, runner._process
+    orig_ingest, orig_close, orig_process = processor.ingest_many, processor.close_windows, runner._process
     kinds: dict[str, int] = {}
     phase = [0.0, 0.0]  # seconds in the batch loop (ingest + close_windows + producing), in close_windows
     perf = time.perf_counter
 
-    def ingest(state: PartitionState, topic_: str, raw: bytes | None) -> int:
-        n = orig_ingest(state, topic_, raw)
+    def ingest_many(state: PartitionState, topic_: str, raws: Any) -> tuple[int, list[Any]]:
+        filed, invalid = 0, []
+        for position, raw in enumerate(raws):
+            n, bad = orig_ingest(state, topic_, (raw,))
+            filed += n
+            invalid.extend((position, exc) for _p, exc in bad)
+            stamp(state)
+        return filed, invalid
+
+    def stamp(state: PartitionState) -> None:
         wm = state.windows.max_time - lateness
         try:
             b = state.bench_next_boundary  # type: ignore[attr-defined]
         except AttributeError:
             state.bench_next_boundary = wm - wm % INTERVAL + INTERVAL  # type: ignore[attr-defined]
             crossing[id(state)] = {}
-            return n
+            return
         if wm >= b:
             now = time.time()
             marks = crossing[id(state)]
@@ -272,7 +281,6 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
                 marks[b] = now
                 b += INTERVAL
             state.bench_next_boundary = b  # type: ignore[attr-defined]
-        return n
 
     def process(batch: Any) -> None:
         t = perf()
@@ -292,7 +300,7 @@ def _access_child(idx: int, spec: dict[str, Any], ctl: Any, out: Any, hold: Any,
         return events
 
     if instrument:
-        processor.ingest = ingest  # type: ignore[method-assign]
+        processor.ingest_many = ingest_many  # type: ignore[method-assign]
     processor.close_windows = close_windows  # type: ignore[method-assign]
     runner._process = process  # type: ignore[method-assign]
 

@@ -126,6 +126,23 @@ def test_lateness_does_not_depend_on_when_windows_are_closed() -> None:
     assert one.windows.late == two.windows.late == 1
 
 
+def test_a_run_of_messages_files_and_judges_lateness_exactly_as_one_message_at_a_time() -> None:
+    def raw(t: int, v: float) -> bytes:
+        return orjson.dumps({"time": BASE + t, "dimensions": {"bk_target_ip": "10.0.0.1"}, "metrics": {"usage": v}})
+
+    points = [(5, 1.0), (75, 2.0), (130, 4.0), (50, 100.0), (10, 8.0), (140, 16.0)]
+    (p1, one), (p2, two) = setup(10), setup(10)
+    for t, v in points:
+        p1.ingest(one, TOPIC, raw(t, v))
+    messages = [raw(t, v) for t, v in points]
+    messages[2:2] = [b"not json", b'{"time": 1, "metrics": {}}']  # invalid ones in the middle
+    filed, invalid = p2.ingest_many(two, TOPIC, messages)
+    assert filed == 4 and [position for position, _exc in invalid] == [2, 3]
+    assert "not JSON" in str(invalid[0][1]) and "'metrics'" in str(invalid[1][1])
+    assert (one.windows.late, one.windows.max_time) == (two.windows.late, two.windows.max_time) == (2, BASE + 140)
+    assert closed(p1, one) == closed(p2, two) == [(0, 1.0, 1), (60, 2.0, 1)]
+
+
 def test_windows_survive_a_dump_and_load_exactly() -> None:
     processor, state = setup(5)
     feed(processor, state, [(10, 1.0), (20, 2.0), (70, 4.0)])

@@ -1,6 +1,7 @@
 """The access stage as a plain object: messages in, anomaly events out.
 
-ingest() parses one message and files its points in the partition's windows;
+ingest_many() parses a run of one partition's messages and files their points in
+the partition's windows (ingest() one message);
 close_windows() closes what the watermark passed, aggregates and detects
 column-wise (one numpy pass per aggregation and window), then records
 anomalies and fires the N-of-M trigger for the few series that need it. No
@@ -10,12 +11,13 @@ Kafka here, and Redis only for look-backs longer than the in-memory horizon
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from alarm_backends.core.kafka.errors import InvalidMessage
 from alarm_backends.service.access.data.columns import Closing, Column
 from alarm_backends.service.access.data.history import ColumnHistory, LongHistory, RowHistory
 from alarm_backends.service.access.data.index import AggSpec, ItemSpec, LevelSpec, StrategyIndex
@@ -57,47 +59,67 @@ class AccessProcessor:
     def ingest(self, state: PartitionState, topic: str, raw: bytes | None) -> int:
         """File one message's points into the windows of the groups that read them; raises
         InvalidMessage (nothing is filed then). Returns the (point, group) filings."""
-        points = self.parser(raw)
+        filed, invalid = self.ingest_many(state, topic, (raw,))
+        if invalid:
+            raise invalid[0][1]
+        return filed
+
+    def ingest_many(self, state: PartitionState, topic: str, raws: Sequence[bytes | None]
+                    ) -> tuple[int, list[tuple[int, InvalidMessage]]]:
+        """ingest() over consecutive messages of one partition: the (point, group) filings, and
+        the position and error of each invalid message (nothing of it is filed)."""
+        parser = self.parser
         groups = self._groups_by_topic.get(topic, ())
         windows = state.windows
-        open_windows, tables = windows.open, state.tables
+        open_windows, tables, lateness = windows.open, state.tables, windows.lateness
+        max_time = windows.max_time  # a point is late against the points before it, even in its message
         filed = 0
-        for point in points:
-            t, metrics = point.time, point.metrics
-            for group in groups:
-                if group.names[0] not in metrics and group.metric_set.isdisjoint(metrics):
+        invalid: list[tuple[int, InvalidMessage]] = []
+        try:
+            for position, raw in enumerate(raws):
+                try:
+                    points = parser(raw)
+                except InvalidMessage as exc:
+                    invalid.append((position, exc))
                     continue
-                if group.condition is not None and not group.condition(point.dimensions):
-                    continue
-                interval = group.interval
-                start = t - t % interval
-                if start + interval <= windows.max_time - windows.lateness:
-                    windows.late += group.fed(metrics)  # counted per aggregation it would have fed
-                    continue
-                by_start = open_windows.get(group.uid)
-                bucket = by_start.get(start) if by_start is not None else None
-                if bucket is None:
-                    bucket = windows.bucket(group.uid, start, interval)
-                table = tables.get(group.uid) or state.table(group.uid)
-                key = group.key_of(point.dimensions)
-                slot = table.slot_of.get(key)
-                if slot is None:
-                    slot = table.slot(key)
-                token = (slot, t)
-                if token in bucket.first:
-                    part = bucket.add_colliding(slot, point, group.metric_set)
-                    windows.duplicates += group.fed(metrics) - (group.fed(part.metrics) if part else 0)
-                    if part is None:
-                        continue
-                else:
-                    bucket.first[token] = len(bucket.points)
-                    bucket.slots.append(slot)
-                    bucket.points.append(point)
-                filed += 1
-            if t > windows.max_time:
-                windows.max_time = t
-        windows.points += filed
-        return filed
+                for point in points:
+                    t, metrics = point.time, point.metrics
+                    for group in groups:
+                        if group.names[0] not in metrics and group.metric_set.isdisjoint(metrics):
+                            continue
+                        if group.condition is not None and not group.condition(point.dimensions):
+                            continue
+                        interval = group.interval
+                        start = t - t % interval
+                        if start + interval <= max_time - lateness:
+                            windows.late += group.fed(metrics)  # counted per aggregation it would have fed
+                            continue
+                        by_start = open_windows.get(group.uid)
+                        bucket = by_start.get(start) if by_start is not None else None
+                        if bucket is None:
+                            bucket = windows.bucket(group.uid, start, interval)
+                        table = tables.get(group.uid) or state.table(group.uid)
+                        key = group.key_of(point.dimensions)
+                        slot = table.slot_of.get(key)
+                        if slot is None:
+                            slot = table.slot(key)
+                        token = (slot, t)
+                        if token in bucket.first:
+                            part = bucket.add_colliding(slot, point, group.metric_set)
+                            windows.duplicates += group.fed(metrics) - (group.fed(part.metrics) if part else 0)
+                            if part is None:
+                                continue
+                        else:
+                            bucket.first[token] = len(bucket.points)
+                            bucket.slots.append(slot)
+                            bucket.points.append(point)
+                        filed += 1
+                    if t > max_time:
+                        max_time = t
+        finally:
+            windows.max_time = max_time
+            windows.points += filed
+        return filed, invalid
 
     @property
     def index(self) -> StrategyIndex:

@@ -143,40 +143,39 @@ class AccessRunner:
         return len(batch)
 
     def _process(self, batch: Batch) -> None:
-        ingest = self.processor.ingest
+        ingest_many = self.processor.ingest_many
         touched: set[TP] = set()
         unclosed: set[TP] = set()
         failures: list[tuple[Any, InvalidMessage]] = []
-        key: TP | None = None
-        state = PartitionState(0)  # replaced at the first message
-        offset = -1  # of the last message of `state`'s partition; state.offset is set when it changes
-        for i, message in enumerate(batch, 1):
-            topic, partition = message.topic(), message.partition()
-            if key is None or partition != key[1] or topic != key[0]:
-                if key is not None:
-                    state.offset = offset + 1
-                key = (topic, partition)
-                state = self.states.get(key)  # type: ignore[assignment]
-                if state is None:
-                    state = self.states[key] = PartitionState(self.settings.lateness)
-                touched.add(key)
-                unclosed.add(key)
-            try:
-                ingest(state, topic, message.value())
-            except InvalidMessage as exc:
-                failures.append((message, exc))
-            offset = message.offset()
-            if i % CLOSE_EVERY == 0:
+        since_close = 0
+        size, i = len(batch), 0
+        while i < size:
+            # a run: consecutive messages of one partition, up to the next window-closing pass
+            topic, partition = batch[i].topic(), batch[i].partition()
+            end, j = min(size, i + CLOSE_EVERY - since_close), i + 1
+            while j < end and batch[j].partition() == partition and batch[j].topic() == topic:
+                j += 1
+            run = batch[i:j]
+            key = (topic, partition)
+            state = self.states.get(key)
+            if state is None:
+                state = self.states[key] = PartitionState(self.settings.lateness)
+            touched.add(key)
+            unclosed.add(key)
+            _filed, invalid = ingest_many(state, topic, [message.value() for message in run])
+            failures.extend((run[position], exc) for position, exc in invalid)
+            state.offset = run[-1].offset() + 1
+            since_close += j - i
+            i = j
+            if since_close >= CLOSE_EVERY:
                 # windows close as soon as they can, not after the whole batch (results do not
                 # depend on when closing runs: lateness is decided per message)
                 self._close(unclosed)
-                unclosed = {key}
-        if key is not None:
-            state.offset = offset + 1
+                unclosed, since_close = set(), 0
         self._close(unclosed)
-        self.messages += len(batch)
+        self.messages += size
         self.invalid += len(failures)
-        self.dead_letters.settle(len(batch), failures, self.settings.group_id)
+        self.dead_letters.settle(size, failures, self.settings.group_id)
         self._pending.append(batch)
         self._dirty |= touched
 
