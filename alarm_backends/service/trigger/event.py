@@ -1,13 +1,13 @@
 """Anomaly events: the reference's fields, with ids derived only from what the
 event is about, so a replay produces byte-identical events with the same id.
 
-SeriesEvents holds what every event of one item's series shares (target,
-dedupe keys, the hashed prefixes of its ids, the JSON of its constant fields),
-so the access stage computes it once per series instead of once per event;
-the pieces that depend only on the series (_Series) or only on the item
-(ItemEvents) are shared further. Its events are Event objects: the JSON that
-is produced, written with one %-format per event from those pieces, and
-readable as a mapping.
+An event's JSON is written with one %-format: ItemEvents holds the formats
+of an item's events with the strategy's fields written in, _Series the JSON
+of what one series' events share (dimensions, target, dedupe keys), and
+SeriesEvents the hashes of one item's series (its dedupe_md5s and the
+prefixes of its event and record ids), each computed once and small, so a
+million series cost little. Events are Event objects: the JSON that is
+produced, readable as a mapping.
 build_event and build_status_event build through it and return plain dicts,
 so both paths give the same events.
 """
@@ -60,9 +60,10 @@ class _Tags:
         self.tags = tags
         self.json = orjson.dumps(tags, option=_DUMP)  # as it appears in the hashed JSON
         keys = ("strategy_id", "target_type", "target", "bk_biz_id", *[f"tags.{k}" for k, _v in tags])
-        # the event fields after dedupe_md5, as a %-format
-        self.shared = _json({"dedupe_keys": keys, "dimensions": orjson.Fragment(series.dimensions_json),
-                             "target_type": series.target_type, "target": series.target})[1:]
+        # the event fields that follow dedupe_md5 (JSON members, without the braces)
+        self.shared = orjson.dumps({"dedupe_keys": keys, "dimensions": orjson.Fragment(series.dimensions_json),
+                                    "target_type": series.target_type, "target": series.target},
+                                   option=orjson.OPT_NON_STR_KEYS)[1:-1]
 
 
 class _Series:
@@ -128,7 +129,9 @@ def _json(value: Any) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class ItemEvents:
-    """What the events of every series of one item share: the strategy and the item's query."""
+    """What the events of every series of one item share: the strategy and the item's query, and
+    the %-formats of their JSON with those constant fields written in (the series' and the
+    event's own fields are the arguments)."""
     strategy_id: int
     item_id: int
     strategy_name: str
@@ -137,74 +140,63 @@ class ItemEvents:
     interval: int = 0
     metric: str = ""
     table_id: str = ""
-    heads: tuple[bytes, bytes] = field(init=False)  # the JSON up to dedupe_md5's value, own / no-data alert
+    anomaly_format: bytes = field(init=False)
+    status_formats: tuple[bytes, bytes] = field(init=False)  # the series' own alert, its no-data alert
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "heads", tuple(_json({
-            "strategy_id": self.strategy_id, "item_id": self.item_id, "alert_name": name,
-            "bk_biz_id": self.bk_biz_id, "dedupe_md5": ""})[:-2] for name in (
-                self.strategy_name, f"{self.strategy_name} (no data)")))
+        heads = [_json({"strategy_id": self.strategy_id, "item_id": self.item_id, "alert_name": name,
+                        "bk_biz_id": self.bk_biz_id, "dedupe_md5": ""})[:-2] + _EVENT_HEAD
+                 for name in (self.strategy_name, f"{self.strategy_name} (no data)")]
+        object.__setattr__(self, "status_formats", tuple(
+            head + b'"reason":%s,"origin_data":{},"anomaly_ids":[]}' for head in heads))
+        object.__setattr__(self, "anomaly_format", heads[0] + b'"origin_data":{"record_id":"%s.%d","time":%d,'
+                           b'"value":%s,"values":{' + _json(self.metric) + b':%s},"dimensions":%s,"interval":'
+                           + _json(self.interval) + b',"points":%d,"result_table_id":' + _json(self.table_id)
+                           + b'},"anomaly_ids":%s}')
 
 
-class _Envelope:
-    """One alert's events (the series' own alert, or its no-data alert): the %-format of their
-    JSON, whose constant fields are written once, and the JSON of `[dedupe_md5, item_id` that
-    every event id of the alert starts with (ids are md5 of [dedupe_md5, item_id, *tail])."""
-
-    __slots__ = ("dedupe_md5", "head", "id_prefix", "status_format")
-
-    def __init__(self, item: ItemEvents, series: _Series, nodata: bool) -> None:
-        tags = series.nodata() if nodata else series.tags
-        self.dedupe_md5 = _new_md5(b"[%s%s%s,%s]" % (orjson.dumps(item.strategy_id), series.dedupe_middle,
-                                                     orjson.dumps(item.bk_biz_id), tags.json)).hexdigest()
-        self.head = (item.heads[nodata] + self.dedupe_md5.encode() + b'",' + tags.shared[:-1]
-                     + b',"event_id":"%s","event_type":"%s","severity":%d,"time":%d,"anomaly_time":%d,"value":%s,')
-        self.id_prefix = b'["%s",%s' % (self.dedupe_md5.encode(), orjson.dumps(item.item_id))
-        self.status_format = self.head + b'"reason":%s,"origin_data":{},"anomaly_ids":[]}'
-
-    def event_id(self, id_tail: bytes) -> str:
-        return _new_md5(self.id_prefix + id_tail).hexdigest()
+# after `"dedupe_md5":"`: its value, the series' members, then the event's own fields
+_EVENT_HEAD = (b'%s",%s,"event_id":"%s","event_type":"%s","severity":%d,"time":%d,"anomaly_time":%d,'
+               b'"value":%s,')
 
 
 class SeriesEvents:
-    """The events of one item's series."""
+    """The events of one item's series. Per alert (the series' own, or its no-data alert) its
+    dedupe_md5 and the JSON of `[dedupe_md5, item_id` that its event ids start with (ids are md5
+    of [dedupe_md5, item_id, *tail]); record ids start with the series' md5. Made when first needed."""
 
-    __slots__ = ("item", "series", "_alert", "_nodata_alert", "_record_prefix", "_anomaly_format")
+    __slots__ = ("item", "series", "_alerts", "_record")
 
     def __init__(self, item: ItemEvents, dimensions: Mapping[str, Any]) -> None:
         self.item = item
         self.series = _series(tuple(dimensions.items()))
-        self._alert: _Envelope | None = None
-        self._nodata_alert: _Envelope | None = None
-        self._record_prefix = ""
-        self._anomaly_format = b""
+        self._alerts: list[tuple[bytes, bytes] | None] = [None, None]
+        self._record = b""
 
-    def _envelope(self, nodata: bool) -> _Envelope:
-        if nodata:
-            if self._nodata_alert is None:
-                self._nodata_alert = _Envelope(self.item, self.series, nodata=True)
-            return self._nodata_alert
-        if self._alert is None:
-            self._alert = _Envelope(self.item, self.series, nodata=False)
-        return self._alert
+    def _alert(self, nodata: bool) -> tuple[bytes, bytes]:
+        alert = self._alerts[nodata]
+        if alert is None:
+            item, series = self.item, self.series
+            tags = series.nodata() if nodata else series.tags
+            dedupe = _new_md5(b"[%s%s%s,%s]" % (orjson.dumps(item.strategy_id), series.dedupe_middle,
+                                                orjson.dumps(item.bk_biz_id), tags.json)).hexdigest().encode()
+            alert = self._alerts[nodata] = (dedupe, b'["%s",%s' % (dedupe, orjson.dumps(item.item_id)))
+        return alert
 
     def anomaly(self, *, level: int, t: int, value: float, anomaly_times: Sequence[int], points: int) -> Event:
-        alert = self._envelope(False)
-        if not self._anomaly_format:  # record ids are "<series md5>.<time>"
-            item = self.item
-            self._record_prefix = _new_md5(b"[%s,%s]" % (orjson.dumps(item.uid), self.series.tags.json)).hexdigest()
-            self._anomaly_format = (
-                alert.head + b'"origin_data":{"record_id":"' + self._record_prefix.encode()
-                + b'.%d","time":%d,"value":%s,"values":{' + _json(item.metric) + b':%s},"dimensions":'
-                + self.series.dimensions_json.replace(b"%", b"%%") + b',"interval":' + b"%d" % item.interval
-                + b',"points":%d,"result_table_id":' + _json(item.table_id) + b'},"anomaly_ids":%s}')
-        event_id = alert.event_id(b",%d,%d]" % (level, t))
+        dedupe, id_prefix = self._alert(False)
+        record = self._record
+        if not record:  # record ids are "<series md5>.<time>"
+            record = self._record = _new_md5(b"[%s,%s]" % (orjson.dumps(self.item.uid),
+                                                           self.series.tags.json)).hexdigest().encode()
+        event_id = _new_md5(b"%s,%d,%d]" % (id_prefix, level, t)).hexdigest()
         value_json = orjson.dumps(value)
-        record = self._record_prefix
-        ids = orjson.dumps([f"{record}.{a}.{level}" for a in sorted(anomaly_times)])
-        json = self._anomaly_format % (event_id.encode(), b"anomaly", level, t, t, value_json, t, t, value_json,
-                                       value_json, points, ids)
-        return Event(json, event_id, alert.dedupe_md5, "anomaly", t)
+        ids = b'["' + b'","'.join([b"%s.%d.%d" % (record, a, level) for a in sorted(anomaly_times)]) + b'"]' \
+            if anomaly_times else b"[]"
+        json = self.item.anomaly_format % (
+            dedupe, self.series.tags.shared, event_id.encode(), b"anomaly", level, t, t, value_json,
+            record, t, t, value_json, value_json, self.series.dimensions_json, points, ids)
+        return Event(json, event_id, dedupe.decode(), "anomaly", t)
 
     def status(self, kind: str, *, level: int, t: int, value: float | None, reason: str = "",
                about_nodata: bool = False) -> Event:
@@ -214,11 +206,13 @@ class SeriesEvents:
         kind_json = _STATUS_JSON.get(kind)
         if kind_json is None:
             raise ValueError(f"unknown status event {kind!r}")
-        alert = self._envelope(kind == "no_data" or about_nodata)
-        event_id = alert.event_id(b",%s,%d,%d]" % (kind_json, level, t))
-        json = alert.status_format % (event_id.encode(), kind.encode(), level, t, t, orjson.dumps(value),
-                                      orjson.dumps(reason))
-        return Event(json, event_id, alert.dedupe_md5, kind, t)
+        nodata = kind == "no_data" or about_nodata
+        dedupe, id_prefix = self._alert(nodata)
+        event_id = _new_md5(b"%s,%s,%d,%d]" % (id_prefix, kind_json, level, t)).hexdigest()
+        tags = self.series.nodata() if nodata else self.series.tags
+        json = self.item.status_formats[nodata] % (dedupe, tags.shared, event_id.encode(), kind.encode(), level, t, t,
+                                                   orjson.dumps(value), orjson.dumps(reason))
+        return Event(json, event_id, dedupe.decode(), kind, t)
 
 
 _STATUS_JSON = {kind: orjson.dumps(kind) for kind in STATUS_EVENTS}

@@ -26,7 +26,7 @@ from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemor
 from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
 from alarm_backends.service.trigger.event import Event, ItemEvents, SeriesEvents
-from alarm_backends.service.trigger.nofm import in_uptime, window_start
+from alarm_backends.service.trigger.nofm import in_uptime
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
 DAY = 86_400
@@ -272,8 +272,7 @@ class AccessProcessor:
     def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow,
                  anomalous: list[LevelSpec]) -> tuple[int, Event] | None:
         """Record this window's anomalies (levels most severe first) and fire the N-of-M trigger."""
-        t, value = window.start, window.value
-        unit = item.interval
+        t = window.start
         anomalies = imem.anomalies  # per level, ascending window starts (windows close in order)
         fired = None
         for level in anomalous:
@@ -282,25 +281,24 @@ class AccessProcessor:
                 times = anomalies[level.level] = [t]
             else:
                 times.append(t)
-            if fired is None and len(times) - bisect_left(times, window_start(t, level.check_window, unit)) \
-                    >= level.trigger_count and (not level.uptime or in_uptime(t, level.uptime, self.tz)):
+            if fired is None and len(times) - bisect_left(times, t - level.span) >= level.trigger_count \
+                    and (not level.uptime or in_uptime(t, level.uptime, self.tz)):
                 fired = level
-        for level in item.levels:
-            times = anomalies.get(level.level)
-            if times:
-                low = window_start(t, level.check_window, unit)
-                if times[0] < low:  # some can no longer fall in a window ending at or after t
-                    kept = times[bisect_left(times, low):]
+        if anomalies:
+            for level in item.levels:
+                times = anomalies.get(level.level)
+                if times and times[0] < t - level.span:  # some can no longer fall in a window ending at or after t
+                    kept = times[bisect_left(times, t - level.span):]
                     if kept:
                         anomalies[level.level] = kept
                     else:
                         del anomalies[level.level]
         if fired is None:
             return None
-        low = window_start(t, fired.check_window, unit)
+        low = t - fired.span
         return fired.level, self._events_of(item, window.key).anomaly(
-            level=fired.level, t=t, value=value, points=window.points,
-            anomaly_times=[a for a in imem.anomalies.get(fired.level, []) if low <= a <= t])
+            level=fired.level, t=t, value=window.value, points=window.points,
+            anomaly_times=[a for a in anomalies.get(fired.level, []) if low <= a <= t])
 
     def _scan_silence(self, state: PartitionState, events: list[Event], full: bool) -> None:
         """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
@@ -386,8 +384,7 @@ class AccessProcessor:
         if spec is None:
             return False
         times = mem.anomalies.get(level)
-        return bool(times) and len(times) - bisect_left(times, window_start(t, spec.check_window, item.interval)) \
-            >= spec.trigger_count
+        return bool(times) and len(times) - bisect_left(times, t - spec.span) >= spec.trigger_count
 
     @staticmethod
     def _no_data_close_windows(item: ItemSpec, level: int) -> int:
