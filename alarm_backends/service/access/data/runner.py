@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import redis
+from confluent_kafka import Message
 
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
 from alarm_backends.core.kafka.commit import TP, Batch
@@ -149,11 +150,12 @@ class AccessRunner:
         failures: list[tuple[Any, InvalidMessage]] = []
         since_close = 0
         size, i = len(batch), 0
+        topics, partitions = list(map(Message.topic, batch)), list(map(Message.partition, batch))
         while i < size:
             # a run: consecutive messages of one partition, up to the next window-closing pass
-            topic, partition = batch[i].topic(), batch[i].partition()
+            topic, partition = topics[i], partitions[i]
             end, j = min(size, i + CLOSE_EVERY - since_close), i + 1
-            while j < end and batch[j].partition() == partition and batch[j].topic() == topic:
+            while j < end and partitions[j] == partition and topics[j] == topic:
                 j += 1
             run = batch[i:j]
             key = (topic, partition)
@@ -162,7 +164,7 @@ class AccessRunner:
                 state = self.states[key] = PartitionState(self.settings.lateness)
             touched.add(key)
             unclosed.add(key)
-            _filed, invalid = ingest_many(state, topic, [message.value() for message in run])
+            _filed, invalid = ingest_many(state, topic, list(map(Message.value, run)))
             failures.extend((run[position], exc) for position, exc in invalid)
             state.offset = run[-1].offset() + 1
             since_close += j - i
