@@ -33,7 +33,6 @@ DAY = 86_400
 DEFAULT_RULE = RecoveryRule.of({})
 NO_DATA_CLOSE_SECONDS = 30 * 60
 FORGET_AFTER = 2 * DAY  # a series silent this long, with nothing open, is forgotten
-EVENT_SERIES_CACHE = 65_536  # item series whose event fields are kept ready (only a cache)
 
 Parser = Callable[[bytes | None], list[Point]]  # raises InvalidMessage
 
@@ -128,7 +127,6 @@ class AccessProcessor:
     @index.setter
     def index(self, index: StrategyIndex) -> None:
         self._index = index
-        self._series_events: dict[tuple[str, tuple[Any, ...]], SeriesEvents] = {}
         self._item_events = {uid: ItemEvents(
             strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
             bk_biz_id=item.bk_biz_id, uid=item.uid, interval=item.interval, metric=item.metric,
@@ -246,7 +244,7 @@ class AccessProcessor:
             self._silence(item, last_closed, last_value, imem, key, t - item.interval, events)
         if imem.nodata_open:
             imem.nodata_open = False
-            events.append(self._status("recovered", item, self._nodata_level(item), t, value, key,
+            events.append(self._status(imem, "recovered", item, self._nodata_level(item), t, value, key,
                                        about_nodata=True))
         fired = self._trigger(imem, item, window, anomalous)
         if fired is not None:
@@ -261,12 +259,12 @@ class AccessProcessor:
             rule = self._rule(item, imem.alert_level)
             imem.clean += 1
             if imem.clean >= rule.check_window:
-                events.append(self._status(rule.ends_as, item, imem.alert_level, t, value, key,
+                events.append(self._status(imem, rule.ends_as, item, imem.alert_level, t, value, key,
                                            reason="recovery_config: status_setter close"
                                            if rule.ends_as == "closed" else ""))
                 imem.alert_level, imem.clean = None, 0
             elif imem.clean == 1:
-                events.append(self._status("recovering", item, imem.alert_level, t, value, key))
+                events.append(self._status(imem, "recovering", item, imem.alert_level, t, value, key))
         return imem
 
     def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow,
@@ -296,7 +294,7 @@ class AccessProcessor:
         if fired is None:
             return None
         low = t - fired.span
-        return fired.level, self._events_of(item, window.key).anomaly(
+        return fired.level, self._events_of(imem, item, window.key).anomaly(
             level=fired.level, t=t, value=window.value, points=window.points,
             anomaly_times=[a for a in anomalies.get(fired.level, []) if low <= a <= t])
 
@@ -362,18 +360,18 @@ class AccessProcessor:
             close_after = self._no_data_close_windows(item, imem.alert_level)
             if rule.on_nodata and missing >= rule.check_window:
                 t = silence_start(last_closed, rule.check_window, item.interval)
-                events.append(self._status(rule.ends_as, item, imem.alert_level, t, last_value, key,
+                events.append(self._status(imem, rule.ends_as, item, imem.alert_level, t, last_value, key,
                                            reason="no data"))
                 imem.alert_level, imem.clean = None, 0
             elif missing >= close_after:
                 t = silence_start(last_closed, close_after, item.interval)
-                events.append(self._status("closed", item, imem.alert_level, t, last_value, key,
+                events.append(self._status(imem, "closed", item, imem.alert_level, t, last_value, key,
                                            reason="no data"))
                 imem.alert_level, imem.clean = None, 0
         nodata = item.no_data_config
         if nodata.get("is_enabled") and not imem.nodata_open and missing >= int(nodata.get("continuous", 5)):
             t = silence_start(last_closed, int(nodata.get("continuous", 5)), item.interval)
-            events.append(self._status("no_data", item, self._nodata_level(item), t, 0.0, key,
+            events.append(self._status(imem, "no_data", item, self._nodata_level(item), t, 0.0, key,
                                        reason=f"no data for {nodata.get('continuous', 5)} windows"))
             imem.nodata_open = True
 
@@ -401,20 +399,17 @@ class AccessProcessor:
     def _nodata_level(item: ItemSpec) -> int:
         return int(item.no_data_config.get("level", 2))
 
-    def _status(self, kind: str, item: ItemSpec, level: int, t: int, value: float, key: tuple[Any, ...],
-                reason: str = "", about_nodata: bool = False) -> Event:
-        return self._events_of(item, key).status(kind, level=level, t=t, value=value, reason=reason,
-                                                 about_nodata=about_nodata)
+    def _status(self, imem: ItemMemory, kind: str, item: ItemSpec, level: int, t: int, value: float,
+                key: tuple[Any, ...], reason: str = "", about_nodata: bool = False) -> Event:
+        return self._events_of(imem, item, key).status(kind, level=level, t=t, value=value, reason=reason,
+                                                       about_nodata=about_nodata)
 
-    def _events_of(self, item: ItemSpec, key: tuple[Any, ...]) -> SeriesEvents:
-        """The fields every event of an item's series shares, computed once (cleared with the index)."""
-        series = self._series_events.get((item.uid, key))
-        if series is None:
-            if len(self._series_events) >= EVENT_SERIES_CACHE:
-                self._series_events.clear()
-            series = self._series_events[(item.uid, key)] = SeriesEvents(
-                self._item_events[item.uid], dict(zip(item.dimensions, key, strict=True)))
-        return series
+    def _events_of(self, imem: ItemMemory, item: ItemSpec, key: tuple[Any, ...]) -> SeriesEvents:
+        """What every event of an item's series shares, kept with the item's state while it has any."""
+        events = imem.events
+        if events is None:
+            events = imem.events = SeriesEvents(self._item_events[item.uid], dict(zip(item.dimensions, key, strict=True)))
+        return events
 
     def _fetch_long(self, agg: AggSpec, table: SeriesTable, column: Column,
                     offsets: tuple[int, ...]) -> list[dict[int, float]] | None:

@@ -25,6 +25,7 @@ from alarm_backends.service.access.data.windows import WindowSet, freeze_key
 
 if TYPE_CHECKING:
     from alarm_backends.service.access.data.index import StrategyIndex
+    from alarm_backends.service.trigger.event import SeriesEvents
 
 SNAPSHOT_FORMAT = 4
 NEVER = np.iinfo(np.int64).min  # last_closed of a series with no closed window
@@ -81,13 +82,14 @@ class SeriesTable:
 class ItemMemory:
     """What one item concluded about one series; absent when there is nothing to remember."""
 
-    __slots__ = ("anomalies", "alert_level", "clean", "nodata_open")
+    __slots__ = ("anomalies", "alert_level", "clean", "nodata_open", "events")
 
     def __init__(self) -> None:
         self.anomalies: dict[int, list[int]] = {}  # level -> anomalous window starts still countable
         self.alert_level: int | None = None  # the level that fired and has not recovered yet
         self.clean = 0  # consecutive windows since then that did not meet the trigger condition
         self.nodata_open = False  # a no-data event was emitted and data has not come back
+        self.events: SeriesEvents | None = None  # the series' event fields, made at its first event (not saved)
 
     @property
     def is_empty(self) -> bool:
