@@ -1,10 +1,13 @@
 import time
+from collections.abc import Callable
 
 import pytest
 
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
-from alarm_backends.core.kafka.commit import CommitMode, CommitPolicy
-from alarm_backends.core.kafka.consumer import SEEK_CUR, SEEK_END, SEEK_SET
+from confluent_kafka import Message
+
+from alarm_backends.core.kafka.commit import Batch, CommitMode, CommitPolicy
+from alarm_backends.core.kafka.consumer import SEEK_CUR, SEEK_END, SEEK_SET, KafkaConsumer
 from alarm_backends.core.kafka.errors import BrokerUnavailable, ConsumerError
 from alarm_backends.core.kafka.offsets import OffsetManager
 from alarm_backends.core.kafka.producer import KafkaProducer
@@ -228,6 +231,46 @@ def test_a_consumer_behind_pauses_its_partition_and_resumes_once_it_catches_up(
         c.mark_processed(held)
         assert c.paused() == []
         assert len(held) + len(drain(c, 30 - len(held))) == 30
+    finally:
+        c.close()
+
+
+def released(c: KafkaConsumer, expected: int, until: Callable[[], bool] = lambda: False,
+             timeout: float = 20.0) -> tuple[list[Batch], Message]:
+    """Batches of `expected` messages in all (or until `until()`), each released as soon as it
+    arrived, and one of their messages kept aside."""
+    batches: list[Batch] = []
+    kept = None
+    deadline = time.monotonic() + timeout
+    while sum(b.size for b in batches) < expected and not until() and time.monotonic() < deadline:
+        batch = c.get_messages(3, 0.2)
+        if batch:
+            kept = kept or batch[0]
+            batch.release()
+            batches.append(batch)
+    assert kept is not None
+    return batches, kept
+
+
+def test_a_released_batch_drops_its_messages_and_is_committed_once_marked_whole(
+        kafka_cluster: KafkaClusterConfig, topic_name: str) -> None:
+    make_topic(kafka_cluster, topic_name)
+    produce_one_per_batch(kafka_cluster, topic_name, [b"x"] * 30)
+    c = consumer(kafka_cluster, f"g-{topic_name}", max_pending_per_partition=10)
+    c.assign([(topic_name, 0, 0)])
+    try:
+        batches, kept = released(c, 30, until=lambda: bool(c.paused()))
+        assert all(len(b) == 0 for b in batches) and 10 <= sum(b.size for b in batches) < 30
+        assert c.paused() == [(topic_name, 0)]  # what is pending is counted from the released batches
+        with pytest.raises(ValueError, match="released batch"):
+            c.mark_processed(kept)
+        assert c.commit() == {}  # nothing marked yet
+        for batch in batches:
+            c.mark_processed(batch)
+        assert c.paused() == []
+        assert len(drain(c, 30 - sum(b.size for b in batches))) == 30 - sum(b.size for b in batches)
+        c.commit()
+        assert c.committed() == {(topic_name, 0): 30}
     finally:
         c.close()
 

@@ -178,6 +178,7 @@ class AccessRunner:
         self.messages += size
         self.invalid += len(failures)
         self.dead_letters.settle(size, failures, self.settings.group_id)
+        batch.release()  # marked processed at the next checkpoint; its messages are not needed till then
         self._pending.append(batch)
         self._dirty |= touched
 
