@@ -1,7 +1,7 @@
 """Access stage benchmark: AccessRunner (access + detect + trigger, events produced) vs a raw
 confluent-kafka consume loop over the same topic, on the embedded broker, in one run.
 
-    .venv/bin/python benchmarks/access_bench.py                 # defaults: ~4.5 min on 2 cores
+    .venv/bin/python benchmarks/access_bench.py                 # defaults: ~1.5 min on 2 cores
     .venv/bin/python benchmarks/access_bench.py --series 2000 --windows 5 --no-scaling --profile
 
 Workload (flags): --series ips (10,000), each sending one message every --step seconds (60) of
@@ -26,9 +26,9 @@ Rows (nothing pinned: broker, runners and whatever else runs share the cores):
          message to last; best of --raw-repeat (3).
   (a)    one spawned process running AccessRunner (production AccessSettings: lateness 60 s,
          snapshot every 5 s to Valkey, batch 5000) over both partitions; best of --access-repeat
-         (2) runs, each on a fresh topic with the same messages, as the raw loop is best of 3.
+         (3) runs, each on a fresh topic with the same messages, as the raw loop is best of 3.
   (b)    two spawned processes, same group, one partition each, on a fresh topic with the same
-         messages. For (a) and (b) alike: the group joins on the empty topic and is stable, the
+         messages; best of --scaling-repeat (2) runs. For (a) and (b) alike: the group joins on the empty topic and is stable, the
          runners hold, the messages are produced, then they all start; the clock runs from the
          first non-empty batch to the step that processed the last offset (max over processes);
          the periodic checkpoints inside are included, the final one is not. These throughput
@@ -649,7 +649,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step", type=int, default=60, help="event-time seconds between two points of an ip")
     ap.add_argument("--spike-rate", type=float, default=SPIKE_P, help="share of (ip, metric, window) with a x3 spike")
     ap.add_argument("--raw-repeat", type=int, default=3, help="raw loop runs; the best is the row")
-    ap.add_argument("--access-repeat", type=int, default=2, help="(a) throughput runs; the best is the row")
+    ap.add_argument("--access-repeat", type=int, default=3, help="(a) throughput runs; the best is the row")
+    ap.add_argument("--scaling-repeat", type=int, default=2, help="(b) runs; the best is the row")
     ap.add_argument("--memory-series", type=int, default=250, help="ips for the tracemalloc run")
     ap.add_argument("--no-scaling", action="store_true", help="skip (b), two processes")
     ap.add_argument("--profile", action="store_true", help="cProfile the (a) process, print the top functions")
@@ -714,9 +715,15 @@ def main(argv: list[str] | None = None) -> int:
 
         b = None
         if not args.no_scaling:
-            print("(b) two AccessRunner processes, one partition each ...", flush=True)
-            b = run_access("b", 2, spec, cluster, topics, messages, broker.pid)
-            print(f"    {b['msgs_per_s']:,.0f} msgs/s over {b['seconds']:.1f}s, {b['events']:,} events", flush=True)
+            b_runs = []
+            for i in range(args.scaling_repeat):
+                print(f"(b) two AccessRunner processes, one partition each, run {i + 1}/{args.scaling_repeat} ...",
+                      flush=True)
+                b_runs.append(run_access("b", 2, spec, cluster, topics, messages, broker.pid))
+                print(f"    {b_runs[-1]['msgs_per_s']:,.0f} msgs/s over {b_runs[-1]['seconds']:.1f}s, "
+                      f"{b_runs[-1]['events']:,} events", flush=True)
+            b = max(b_runs, key=lambda r: r["msgs_per_s"])
+            b["runs_msgs_per_s"] = [round(r["msgs_per_s"]) for r in b_runs]
 
         print(f"memory: tracemalloc over {min(args.memory_series, args.series):,} ips x {max(10, args.windows)} windows ...",
               flush=True)
@@ -757,7 +764,8 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * W)
     print(f"{'raw loop (orjson.loads, best of ' + str(args.raw_repeat) + ')':<40} {raw['msgs_per_s']:>9,.0f} "
           f"{raw['points_per_s']:>10,.0f} {'1.00x':>7} {raw['cpu_us_per_msg']:>10.1f} {'-':>24} {'-':>21}")
-    names = {"a": f"(a) AccessRunner, 1 proc (best of {args.access_repeat})", "b": "(b) AccessRunner, 2 processes x 1 part"}
+    names = {"a": f"(a) AccessRunner, 1 proc (best of {args.access_repeat})",
+             "b": f"(b) 2 procs x 1 part (best of {args.scaling_repeat})"}
     for r in rows:
         print(f"{names[r['label']]:<40} {r['msgs_per_s']:>9,.0f} {r['points_per_s']:>10,.0f} "
               f"{r['ratio']:>6.4f}x {r['cpu_us_per_msg']:>10.1f} "
@@ -765,7 +773,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['wm_p99_ms']:>9,.0f}")
     print("-" * W)
     print(f"raw runs msgs/s: {raw['runs_msgs_per_s']}; (a) runs msgs/s: {a['runs_msgs_per_s']} (events identical "
-          f"across runs: {a['events_identical_across_runs']})")
+          f"across runs: {a['events_identical_across_runs']})"
+          + (f"; (b) runs msgs/s: {b['runs_msgs_per_s']}" if b is not None else ""))
     for r in rows:
         per = ", ".join(f"p{[p for _t, p in x['partitions']]}: {x['messages']:,} msgs in {x['t1'] - x['t0']:.1f}s"
                         for x in r["per_process"])
