@@ -218,12 +218,18 @@ def test_commit_after_processing_is_throttled_by_message_count(kafka_cluster: Ka
     assert OffsetManager(f"g-{topic_name}", topic_name, kafka_cluster).get_offset() == {0: 6}
 
 
+def thirty_behind(cluster: KafkaClusterConfig, topic: str) -> KafkaConsumer:
+    """A consumer assigned to a topic of 30 messages that pauses with 10 unprocessed."""
+    make_topic(cluster, topic)
+    produce_one_per_batch(cluster, topic, [b"x"] * 30)
+    c = consumer(cluster, f"g-{topic}", max_pending_per_partition=10)
+    c.assign([(topic, 0, 0)])
+    return c
+
+
 def test_a_consumer_behind_pauses_its_partition_and_resumes_once_it_catches_up(
         kafka_cluster: KafkaClusterConfig, topic_name: str) -> None:
-    make_topic(kafka_cluster, topic_name)
-    produce_one_per_batch(kafka_cluster, topic_name, [b"x"] * 30)
-    c = consumer(kafka_cluster, f"g-{topic_name}", max_pending_per_partition=10)
-    c.assign([(topic_name, 0, 0)])
+    c = thirty_behind(kafka_cluster, topic_name)
     try:
         held = drain(c, 10, mark=False)
         assert len(held) >= 10
@@ -254,10 +260,7 @@ def released(c: KafkaConsumer, expected: int, until: Callable[[], bool] = lambda
 
 def test_a_released_batch_drops_its_messages_and_is_committed_once_marked_whole(
         kafka_cluster: KafkaClusterConfig, topic_name: str) -> None:
-    make_topic(kafka_cluster, topic_name)
-    produce_one_per_batch(kafka_cluster, topic_name, [b"x"] * 30)
-    c = consumer(kafka_cluster, f"g-{topic_name}", max_pending_per_partition=10)
-    c.assign([(topic_name, 0, 0)])
+    c = thirty_behind(kafka_cluster, topic_name)
     try:
         batches, kept = released(c, 30, until=lambda: bool(c.paused()))
         assert all(len(b) == 0 for b in batches) and 10 <= sum(b.size for b in batches) < 30
