@@ -13,8 +13,13 @@ from collections.abc import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 
+def window_span(check_window: int, unit: int) -> int:
+    """The trigger window at t is [t - span, t]."""
+    return check_window * unit - 1
+
+
 def window_start(t: int, check_window: int, unit: int) -> int:
-    return t - (check_window * unit - 1)
+    return t - window_span(check_window, unit)
 
 
 def count_in_window(anomaly_times: Iterable[int], t: int, check_window: int, unit: int) -> int:

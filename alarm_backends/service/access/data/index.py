@@ -22,6 +22,7 @@ from alarm_backends.service.detect.level import compile_level
 from alarm_backends.service.detect.history import Detector
 from alarm_backends.service.detect.rounding import on_rounded
 from alarm_backends.service.detect.registry import required_history
+from alarm_backends.service.trigger.nofm import window_span
 from alarm_backends.service.trigger.recovery import RecoveryRule
 
 
@@ -37,7 +38,7 @@ class LevelSpec:
     detector: Detector  # (value, t, interval, history) -> anomalous?
     detector_key: str  # equal for levels that detect alike (same algorithms, connector and unit)
     batch: BatchDetector | None = None  # the same detector over a column of rounded values
-    span: int = 0  # check_window * agg_interval - 1: the trigger window at t is [t - span, t]
+    span: int = 0  # the trigger window at t is [t - span, t] (nofm.window_span)
     rule: RecoveryRule = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,7 +122,7 @@ def compile_item(strategy: Mapping[str, Any], item: Mapping[str, Any]) -> ItemSp
         levels.append(LevelSpec(
             level=level, algorithms=tuple(by_level[level]), connector=detect.get("connector", "and"),
             trigger_count=int(trigger.get("count", 1)), check_window=int(trigger.get("check_window", 1)),
-            span=int(trigger.get("check_window", 1)) * interval - 1,
+            span=window_span(int(trigger.get("check_window", 1)), interval),
             uptime=_uptime(trigger), recovery_config=dict(detect.get("recovery_config", {})),
             detector=compile_level(by_level[level], detect.get("connector", "and"), str(query.get("unit") or "")),
             batch=compile_level_batch(by_level[level], detect.get("connector", "and"), str(query.get("unit") or "")),
