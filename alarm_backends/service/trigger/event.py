@@ -52,12 +52,11 @@ def dedupe_md5(strategy_id: int, bk_biz_id: int, target_type: str, target: str,
 
 
 class _Tags:
-    """A series' sorted tags and the JSON its events and their hashes take from them."""
+    """The JSON that a series' events and their hashes take from its sorted tags."""
 
-    __slots__ = ("tags", "json", "shared")
+    __slots__ = ("json", "shared")
 
     def __init__(self, tags: list[tuple[str, Any]], series: _Series) -> None:
-        self.tags = tags
         self.json = orjson.dumps(tags, option=_DUMP)  # as it appears in the hashed JSON
         keys = ("strategy_id", "target_type", "target", "bk_biz_id", *[f"tags.{k}" for k, _v in tags])
         # the event fields that follow dedupe_md5 (JSON members, without the braces)
@@ -89,6 +88,7 @@ class _Series:
 
 
 _series = lru_cache(maxsize=65_536)(_Series)  # the cache only saves work
+
 
 class Event(Mapping[str, Any]):
     """One event as the JSON it is produced as. What the producer and the callers need on the hot
