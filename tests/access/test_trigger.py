@@ -4,16 +4,16 @@ import orjson
 import pytest
 
 from alarm_backends.service.trigger.event import ItemEvents, SeriesEvents, build_event, dedupe_md5, target_of
-from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_start
+from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune, window_span
 
 UTC = ZoneInfo("UTC")
 
 
 def test_the_trigger_window_is_t_minus_check_window_units_plus_one_through_t() -> None:
-    assert window_start(600, 5, 60) == 301
+    assert 600 - window_span(5, 60) == 301
     # anomalies at 300 fall out, 360..600 count
-    assert count_in_window([300, 360, 420, 600], 600, 5, 60) == 3
-    assert count_in_window([300, 360, 420, 600], 600, 6, 60) == 4
+    assert count_in_window([300, 360, 420, 600], 600, window_span(5, 60)) == 3
+    assert count_in_window([300, 360, 420, 600], 600, window_span(6, 60)) == 4
 
 
 @pytest.mark.parametrize("hhmm, ranges, expected", [
@@ -31,7 +31,7 @@ def test_uptime_ranges_gate_firing(hhmm: tuple[int, int], ranges: list, expected
 
 
 def test_pruning_keeps_only_anomalies_that_can_still_count() -> None:
-    assert prune([60, 120, 300, 360], 360, 3, 60) == [300, 360]
+    assert prune([60, 120, 300, 360], 360, window_span(3, 60)) == [300, 360]
 
 
 def test_events_are_deterministic_and_dedupe_by_strategy_target_biz_and_tags() -> None:

@@ -9,7 +9,8 @@ the range opens).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from bisect import bisect_left
+from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 
@@ -18,13 +19,9 @@ def window_span(check_window: int, unit: int) -> int:
     return check_window * unit - 1
 
 
-def window_start(t: int, check_window: int, unit: int) -> int:
-    return t - window_span(check_window, unit)
-
-
-def count_in_window(anomaly_times: Iterable[int], t: int, check_window: int, unit: int) -> int:
-    low = window_start(t, check_window, unit)
-    return sum(1 for a in anomaly_times if low <= a <= t)
+def count_in_window(times: Sequence[int], t: int, span: int) -> int:
+    """Anomalies in [t - span, t]; `times` ascending and none after t (windows close in order)."""
+    return len(times) - bisect_left(times, t - span)
 
 
 def in_uptime(t: int, ranges: Sequence[tuple[int, int]], tz: ZoneInfo) -> bool:
@@ -41,7 +38,6 @@ def in_uptime(t: int, ranges: Sequence[tuple[int, int]], tz: ZoneInfo) -> bool:
     return False
 
 
-def prune(anomaly_times: list[int], t: int, check_window: int, unit: int) -> list[int]:
-    """Drop anomalies that can no longer fall in any future window ending at or after t."""
-    low = window_start(t, check_window, unit)
-    return [a for a in anomaly_times if a >= low]
+def prune(times: list[int], t: int, span: int) -> list[int]:
+    """The anomalies (ascending) that can still fall in a window ending at or after t."""
+    return times[bisect_left(times, t - span):]

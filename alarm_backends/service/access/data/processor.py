@@ -10,7 +10,6 @@ Kafka here, and Redis only for look-backs longer than the in-memory horizon
 """
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -26,7 +25,7 @@ from alarm_backends.service.access.data.state import NEVER, AggMemory, ItemMemor
 from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
 from alarm_backends.service.trigger.event import Event, ItemEvents, SeriesEvents
-from alarm_backends.service.trigger.nofm import in_uptime
+from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
 DAY = 86_400
@@ -279,24 +278,23 @@ class AccessProcessor:
                 times = anomalies[level.level] = [t]
             else:
                 times.append(t)
-            if fired is None and len(times) - bisect_left(times, t - level.span) >= level.trigger_count \
+            if fired is None and count_in_window(times, t, level.span) >= level.trigger_count \
                     and (not level.uptime or in_uptime(t, level.uptime, self.tz)):
                 fired = level
         if anomalies:
             for level in item.levels:
                 times = anomalies.get(level.level)
                 if times and times[0] < t - level.span:  # some can no longer fall in a window ending at or after t
-                    kept = times[bisect_left(times, t - level.span):]
+                    kept = prune(times, t, level.span)
                     if kept:
                         anomalies[level.level] = kept
                     else:
                         del anomalies[level.level]
         if fired is None:
             return None
-        low = t - fired.span
         return fired.level, self._events_of(imem, item, window.key).anomaly(
             level=fired.level, t=t, value=window.value, points=window.points,
-            anomaly_times=[a for a in anomalies.get(fired.level, []) if low <= a <= t])
+            anomaly_times=prune(anomalies[fired.level], t, fired.span))
 
     def _scan_silence(self, state: PartitionState, events: list[Event], full: bool) -> None:
         """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
@@ -382,7 +380,7 @@ class AccessProcessor:
         if spec is None:
             return False
         times = mem.anomalies.get(level)
-        return bool(times) and len(times) - bisect_left(times, t - spec.span) >= spec.trigger_count
+        return bool(times) and count_in_window(times, t, spec.span) >= spec.trigger_count
 
     @staticmethod
     def _no_data_close_windows(item: ItemSpec, level: int) -> int:
