@@ -1,19 +1,18 @@
 """Strategy in through the API, metrics in through Kafka, anomaly events out on the internal topic."""
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from alarm_backends.demo.replay import DATA as DEMO_DATA
+from alarm_backends.demo.replay import read_series
 from tests.access.conftest import World, wait_until
 from tests.access.strategies import threshold_strategy
 
-NAB = Path(__file__).resolve().parents[3] / "shared" / "data" / "nab"
 T0 = 1_700_000_040 - 1_700_000_040 % 60
 
 
@@ -62,12 +61,12 @@ def test_invalid_metric_messages_are_dead_lettered_and_the_partition_keeps_flowi
 
 
 def _nab(name: str) -> tuple[list[tuple[int, float]], list[tuple[int, int]]]:
+    """A NAB series and its labelled anomaly windows, as shipped with the demo (MIT, see its LICENSE.txt)."""
     def epoch(text: str) -> int:
         return int(dt.datetime.fromisoformat(text.split(".")[0]).replace(tzinfo=dt.timezone.utc).timestamp())
 
-    rows = [(epoch(r["timestamp"]), float(r["value"])) for r in csv.DictReader(open(NAB / name))]
-    windows = json.loads((NAB / "combined_windows.json").read_text())[f"realKnownCause/{name}"]
-    return rows, [(epoch(a), epoch(b)) for a, b in windows]
+    windows = json.loads((DEMO_DATA / "windows.json").read_text())[name]
+    return read_series(name), [(epoch(a), epoch(b)) for a, b in windows]
 
 
 @pytest.mark.parametrize("world", [1], indirect=True)
