@@ -16,6 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 run: venv
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	BKM_WEB_PORT=$(PORT) $(BIN)/python manage.py run_embedded -- $(BIN)/honcho start -f Procfile
 
 test: venv

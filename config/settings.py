@@ -8,19 +8,19 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from config.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_choice, env_float, env_int, env_list, env_port, env_str
+from config.secret import resolve_secret_key
 from config.tools.kafka import get_kafka_cluster_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("BKM_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
-if not SECRET_KEY:
-    if not DEBUG and env_bool("BKM_REQUIRE_SECRET_KEY", False):
-        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set in production")
-    # Development default: stable per checkout, never used when DJANGO_SECRET_KEY is set.
-    SECRET_KEY = "dev-only-insecure-" + str(BASE_DIR)
+_database_url = env_str("DATABASE_URL")
+# Unset: a random key generated once into var/ (mode 0600) on the embedded SQLite; any other database is a
+# production deployment and must set it (config/secret.py).
+SECRET_KEY = resolve_secret_key(env_str("DJANGO_SECRET_KEY"), var_dir=VAR_DIR,
+                                production=bool(_database_url) or env_bool("BKM_REQUIRE_SECRET_KEY", False))
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 
 INSTALLED_APPS = [
@@ -29,19 +29,26 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # runserver (DJANGO_DEBUG on) then serves static files through WhiteNoise too, as gunicorn does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "bkmonitor",
+    "bkmonitor.web",
     "metadata",
     "apm",
     "alarm_backends",
+    "alarm_backends.demo",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files in every mode, from the web process itself (no separate file server to set up).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -68,7 +75,6 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL (PostgreSQL in production, MySQL/MariaDB supported), else SQLite.
-_database_url = env_str("DATABASE_URL")
 if _database_url:
     try:
         DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
@@ -129,12 +135,35 @@ ACCESS_SNAPSHOT_INTERVAL_SECONDS = env_float("BKM_ACCESS_SNAPSHOT_INTERVAL", 5.0
 ACCESS_HISTORY_MEMORY_SECONDS = env_int("BKM_ACCESS_HISTORY_MEMORY_SECONDS", 3 * 3600, minimum=0)
 ALERT_GROUP = env_str("BKM_ALERT_GROUP", "bkm-alert-builder") or "bkm-alert-builder"
 
+# observability (alarm_backends/core/observability): each long-running process serves /metrics, /-/healthy
+# and /-/ready on its own port: its variable below, else BKM_METRICS_PORT (one process per container);
+# unset: not served. env_port(name, 0) returns 0 only when unset (an explicit 0 is rejected), hence `or None`.
+METRICS_PORT = env_port("BKM_METRICS_PORT", 0) or None
+METRICS_PORT_VARIABLES = {"access": "BKM_ACCESS_METRICS_PORT", "access_event": "BKM_ACCESS_EVENT_METRICS_PORT",
+                          "alert": "BKM_ALERT_METRICS_PORT", "worker": "BKM_WORKER_METRICS_PORT",
+                          "manager": "BKM_ALERT_MANAGER_METRICS_PORT", "relay": "BKM_RELAY_METRICS_PORT"}
+METRICS_PORTS = {process: env_port(name, 0) or None for process, name in METRICS_PORT_VARIABLES.items()}
+METRICS_ADDR = env_str("BKM_METRICS_ADDR", "127.0.0.1") or "127.0.0.1"
+# The web process's /metrics needs a token or session like the API unless this is set (health never does).
+METRICS_PUBLIC = env_bool("BKM_METRICS_PUBLIC", False)
+HEALTH_TIMEOUT_SECONDS = env_float("BKM_HEALTH_TIMEOUT", 2.0, minimum=0.1)
+HEALTH_LOOP_STALL_SECONDS = env_float("BKM_HEALTH_LOOP_STALL", 60.0, minimum=1.0)
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC") or "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
+# Filled by `manage.py collectstatic` (make run does it) and served by WhiteNoise: the same files in
+# development and production. Names are not hashed so that a template renders without a collected
+# manifest (tests, a forgotten collectstatic shows as 404s, not as 500s on every admin page).
 STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Files browsers ask for at the site root whatever the page says (/favicon.ico).
+WHITENOISE_ROOT = BASE_DIR / "bkmonitor" / "web" / "root"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -145,22 +174,46 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "config.api.filters.SearchFilter",
+        "config.api.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # page_size up to config.api.pagination.MAX_PAGE_SIZE (1000); page and page_size read strictly
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
-SPECTACULAR_SETTINGS = {"TITLE": "bk-alarm pipeline API", "VERSION": "1.0.0"}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "bk-alarm pipeline API",
+    "VERSION": "1.0.0",
+    # The docs pages load their JavaScript and CSS from this server (drf-spectacular-sidecar), never a CDN:
+    # they must work offline and not change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("BKM_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+# Celery's routine chatter (beat sending each periodic task, the worker receiving it and its result) is
+# six lines a minute on an idle pipeline, so it shows only at DEBUG (retries too: Celery logs them at INFO);
+# warnings and task failures (ERROR) still show. Celery keeps these levels: it replaces only the root
+# logger's handlers.
+_CELERY_ROUTINE_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {name: {"level": "DEBUG" if LOG_LEVEL == "DEBUG" else "WARNING"}
+                for name in _CELERY_ROUTINE_LOGGERS},
 }
+
+# demo (`manage.py run_demo`, one of `make run`'s processes)
+DEMO_WEB_PORT = env_port("BKM_WEB_PORT", 8000)  # only to print the demo's URLs
+DEMO_RATE = env_float("BKM_DEMO_RATE", 600.0, minimum=0.0)  # points per second, 0: as fast as possible
+DEMO_ADMIN_PASSWORD = env_str("BKM_DEMO_ADMIN_PASSWORD")  # set (or reset) the demo admin's password
+# once: replay only if no earlier run delivered the whole series (recorded in the database); always: every run.
+DEMO_REPLAY = env_choice("BKM_DEMO_REPLAY", "once", ("once", "always"))
 
 # metadata
 # Fernet key for secrets stored in metadata (SASL / SSL key passwords). Unset: derived from SECRET_KEY (dev only).
