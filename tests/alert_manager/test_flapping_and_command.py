@@ -10,16 +10,19 @@ from pathlib import Path
 
 import orjson
 import pytest
+import requests
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
 from alarm_backends import tasks
+from alarm_backends.core.embedded.base import free_loopback_port
 from alarm_backends.service.alert.manager.checks import end_flapping
 from bkmonitor.alerts.builder import apply_events
 from bkmonitor.models import Alert
 from tests.alert_manager.conftest import Setup, anomaly
 from tests.alerts.conftest import make_event
+from tests.observability.scrape import scrape, value
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -81,21 +84,31 @@ def test_run_alert_manager_once_runs_every_check_and_exits(manager_settings: Set
     assert Alert.objects.get().close_reason == "strategy disabled"
 
 
-def test_run_alert_manager_stops_on_sigterm_between_passes(setup: Setup, redis_url: str):
+def test_run_alert_manager_stops_on_sigterm_between_passes_and_serves_its_passes_as_metrics(
+        setup: Setup, redis_url: str, kafka_cluster):
     db = connection.settings_dict
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATABASE_URL")}
     if db["ENGINE"].endswith("sqlite3"):
         env["BKM_SQLITE_PATH"] = db["NAME"]
     else:
         env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    port = free_loopback_port()
+    host, kafka_port = kafka_cluster.bootstrap_servers.split(",")[0].rsplit(":", 1)
     env.update({"REDIS_URL": redis_url, "BKM_ACCESS_DATA_GROUP": setup.cfg.group,
-                "DJANGO_SETTINGS_MODULE": "config.settings"})
+                "DJANGO_SETTINGS_MODULE": "config.settings", "BKM_ALERT_MANAGER_METRICS_PORT": str(port),
+                "BK_MONITOR_KAFKA_HOST": host, "BK_MONITOR_KAFKA_PORT": kafka_port})
     proc = subprocess.Popen([sys.executable, "manage.py", "run_alert_manager", "--interval", "30"], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().startswith("alert manager: running every 30s")
+    assert proc.stdout.readline().startswith(f"manager: metrics on http://127.0.0.1:{port}/metrics")
     first_pass = proc.stdout.readline()
     assert "strategies" in orjson.loads(first_pass)
+    base = f"http://127.0.0.1:{port}"
+    assert value(scrape(base), "bkm_alert_manager_passes_total", outcome="ok") == 1
+    ready = requests.get(f"{base}/-/ready", timeout=10)
+    assert ready.status_code == 200, ready.text
+    assert {check["name"] for check in ready.json()["checks"]} == {"database", "redis", "kafka", "loop"}
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and rest.strip().endswith("alert manager: stopped after 1 passes")

@@ -1,7 +1,8 @@
 """The access consumer: `python manage.py run_access --type data|event`.
 
-`data` reads metric topics, `event` custom event topics (DESIGN.md 4.2); both
-run the same loop, each as its own consumer group, into the same event topic.
+`data` reads metric topics, `event` custom event topics (docs/ARCHITECTURE.md,
+Data contracts: custom event message); both run the same loop, each as its own
+consumer group, into the same event topic.
 
 Owns the loop, the signals and the drain: SIGTERM/SIGINT finish the current
 batch, checkpoint (events flushed, state snapshotted, offsets committed) and
@@ -23,6 +24,7 @@ from alarm_backends.core.gc_tuning import tune_for_long_lived_state
 from alarm_backends.core.kafka.defaults import default_cluster
 from alarm_backends.core.kafka.errors import TopicAlreadyExists
 from alarm_backends.core.kafka.topics import TopicManager
+from alarm_backends.core.observability.process import consumer_probe, start_metrics
 from alarm_backends.service.access.data.runner import AccessRunner, AccessSettings
 from alarm_backends.service.access.data.sources import load_strategies, redis_client, strategy_version
 from alarm_backends.service.access.types import ACCESS_TYPES
@@ -67,6 +69,8 @@ class Command(BaseCommand):
             cluster=default_cluster(), redis_client=redis_client(),
             load_strategies=functools.partial(load_strategies, data_type_label), strategy_version=strategy_version,
         )
+        metrics = start_metrics("access_event" if options["type"] == "event" else "access",
+                                ("database", "redis", "kafka"), [consumer_probe("loop", runner)], say=self.stdout.write)
         self.stdout.write(f"access: consuming {runner.index.topics or 'nothing yet'} "
                           f"as group {runner.settings.group_id}")
         self.stdout.flush()
@@ -76,5 +80,8 @@ class Command(BaseCommand):
         except Exception as exc:  # a crash is redelivered from the last checkpoint; say why we stopped
             logger.exception("access stopped")
             raise CommandError(f"access stopped: {exc}") from exc
+        finally:
+            if metrics is not None:
+                metrics.stop()
         self.stdout.write(f"access: stopped after {runner.messages} messages, {runner.events} events, "
                           f"{runner.invalid} dead-lettered")

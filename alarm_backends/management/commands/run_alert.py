@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from alarm_backends.core.gc_tuning import tune_for_long_lived_state
 from alarm_backends.core.kafka.defaults import default_cluster
+from alarm_backends.core.observability.process import consumer_probe, start_metrics
 from alarm_backends.management.commands.run_access import ensure_event_topic
 from alarm_backends.service.alert.runner import AlertRunner, AlertSettings
 
@@ -39,6 +40,8 @@ class Command(BaseCommand):
         topics = (settings.ALARM_EVENT_TOPIC, *options["topic"])
         runner = AlertRunner(AlertSettings(group_id=options["group"] or settings.ALERT_GROUP, topics=topics),
                              cluster=default_cluster())
+        metrics = start_metrics("alert", ("database", "kafka"), [consumer_probe("loop", runner)],
+                                say=self.stdout.write)
         self.stdout.write(f"alert: consuming {list(topics)} as group {runner.settings.group_id}")
         self.stdout.flush()
         tune_for_long_lived_state()
@@ -47,5 +50,8 @@ class Command(BaseCommand):
         except Exception as exc:
             logger.exception("alert builder stopped")
             raise CommandError(f"alert builder stopped: {exc}") from exc
+        finally:
+            if metrics is not None:
+                metrics.stop()
         self.stdout.write(f"alert: stopped after {runner.messages} messages, {runner.applied} new events, "
                           f"{runner.invalid} dead-lettered")

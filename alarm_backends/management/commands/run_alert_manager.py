@@ -9,12 +9,16 @@ import argparse
 import logging
 import signal
 import threading
+import time
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from alarm_backends.core.observability.metrics import MANAGER_PASSES
+from alarm_backends.core.observability.process import start_metrics
+from alarm_backends.core.observability.server import LoopProbe
 from alarm_backends.service.alert.manager.checks import run_all
 
 logger = logging.getLogger("alarm_backends.alert.manager")
@@ -38,12 +42,27 @@ class Command(BaseCommand):
                           else "alert manager: one pass")
         self.stdout.flush()
         passes = 0
-        while not stop.is_set():
-            results = run_all()
-            passes += 1
-            self.stdout.write(orjson.dumps(results, default=str).decode())
-            self.stdout.flush()
-            if options["once"]:
-                break
-            stop.wait(interval)
+        last_pass = time.monotonic()
+        # ready while its passes keep coming: a pass waits `interval`, so a stall is two missed passes
+        probe = LoopProbe("loop", lambda: last_pass, max(float(settings.HEALTH_LOOP_STALL_SECONDS), 2 * interval))
+        metrics = None if options["once"] else start_metrics("manager", ("database", "redis", "kafka"), [probe],
+                                                             say=self.stdout.write)
+        try:
+            while not stop.is_set():
+                try:
+                    results = run_all()
+                except Exception:
+                    MANAGER_PASSES.labels("error").inc()
+                    raise
+                MANAGER_PASSES.labels("ok").inc()
+                passes += 1
+                last_pass = time.monotonic()
+                self.stdout.write(orjson.dumps(results, default=str).decode())
+                self.stdout.flush()
+                if options["once"]:
+                    break
+                stop.wait(interval)
+        finally:
+            if metrics is not None:
+                metrics.stop()
         self.stdout.write(f"alert manager: stopped after {passes} passes")

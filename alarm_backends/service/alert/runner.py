@@ -23,6 +23,7 @@ from alarm_backends.core.kafka.consumer import KafkaConsumer
 from alarm_backends.core.kafka.dlq import DeadLetterPolicy, DeadLetterQueue
 from alarm_backends.core.kafka.errors import InvalidMessage
 from alarm_backends.core.kafka.producer import KafkaProducer
+from alarm_backends.core.observability.metrics import AlertStage
 from bkmonitor.alerts.builder import InvalidEvent, apply_parsed, parse_event
 from bkmonitor.models import Alert
 
@@ -49,6 +50,8 @@ class AlertRunner:
         self.messages = 0
         self.applied = 0
         self.invalid = 0
+        self.stage = AlertStage(settings.group_id)
+        self.last_step = time.monotonic()  # read by the readiness probe
 
     def run(self, stop: threading.Event) -> None:
         try:
@@ -59,6 +62,7 @@ class AlertRunner:
 
     def step(self) -> int:
         batch = self.consumer.get_messages(self.settings.batch_size, self.settings.poll_timeout)
+        self.last_step = time.monotonic()
         if not batch:
             return 0
         events = []
@@ -76,12 +80,17 @@ class AlertRunner:
         self.dead_letters.flush()
         self.consumer.mark_processed(batch)  # the transaction has committed: safe to commit offsets
         self.messages += len(batch)
+        self.stage.batch(len(batch), len(failures))
+        self.last_step = time.monotonic()
         return len(batch)
 
     def _apply(self, events: list[Any]) -> None:
         for attempt in range(1, self.settings.db_retries + 1):
             try:
+                started = time.monotonic()
                 result = apply_parsed(events)
+                self.stage.transaction(time.monotonic() - started, result.new_events, len(result.opened),
+                                       len(result.ended), len(result.updated))
                 self.applied += result.new_events
                 self._announce(result.opened, result.ended)
                 return
@@ -101,10 +110,11 @@ class AlertRunner:
             return
         for alert in Alert.objects.filter(id__in=[*opened, *ended]).order_by("id"):
             when = dt.datetime.fromtimestamp(alert.end_time or alert.begin_time, dt.timezone.utc)
+            # why: the reason of the event that opened or ended it (a close reason is the end event's reason)
+            why = alert.latest_reason or alert.close_reason or alert.reason
             logger.info("alert #%d %s%s: %s [severity %d] %s at %s%s", alert.id, alert.status,
                         " (blocked)" if alert.is_blocked else "", alert.alert_name, alert.severity,
-                        alert.dimensions, when.strftime("%Y-%m-%d %H:%M"),
-                        f" ({alert.close_reason})" if alert.close_reason else "")
+                        alert.dimensions, when.strftime("%Y-%m-%d %H:%M"), f": {why}" if why else "")
 
 
 def decode(raw: bytes | None) -> dict[str, Any]:

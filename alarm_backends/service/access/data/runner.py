@@ -9,15 +9,19 @@ that follows never runs ahead of a snapshot. A partition's new owner, after a
 rebalance or a restart, loads its snapshot and starts at the snapshot's
 offset; the messages after it are replayed and, because processing is
 deterministic, re-emit exactly the events that were lost, with the same ids.
-Without a snapshot a partition starts from its committed offset.
+Without a snapshot a partition starts from its committed offset. A snapshot records the
+cluster and topic incarnation (topic id) its offset belongs to; one from elsewhere, or whose
+offset lies outside the partition's watermarks, is dropped with a warning, never resumed.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,10 +35,11 @@ from alarm_backends.core.kafka.consumer import KafkaConsumer
 from alarm_backends.core.kafka.dlq import DeadLetterPolicy, DeadLetterQueue
 from alarm_backends.core.kafka.errors import InvalidMessage
 from alarm_backends.core.kafka.producer import KafkaProducer
+from alarm_backends.core.observability.metrics import AccessStage
 from alarm_backends.service.access.data.history import LongHistory
 from alarm_backends.service.access.data.index import StrategyIndex
 from alarm_backends.service.access.data.processor import AccessProcessor
-from alarm_backends.service.access.data.state import PartitionState
+from alarm_backends.service.access.data.state import Origin, PartitionState, stale_snapshot
 from alarm_backends.service.access.types import ACCESS_TYPES
 from alarm_backends.service.trigger.event import Event
 
@@ -93,6 +98,8 @@ class AccessRunner:
         self.messages = 0
         self.invalid = 0
         self.events = 0
+        self.stage = AccessStage(settings.group_id)
+        self.last_step = time.monotonic()  # read by the readiness probe
         self.reload(force=True)
 
     # strategies
@@ -141,6 +148,7 @@ class AccessRunner:
         if time.monotonic() - self._last_snapshot >= max(self.settings.snapshot_interval,
                                                          4 * self._checkpoint_seconds):
             self.checkpoint()
+        self.last_step = time.monotonic()
         return len(batch)
 
     def _process(self, batch: Batch) -> None:
@@ -148,7 +156,7 @@ class AccessRunner:
         touched: set[TP] = set()
         unclosed: set[TP] = set()
         failures: list[tuple[Any, InvalidMessage]] = []
-        since_close = 0
+        since_close = points = late = 0
         size, i = len(batch), 0
         topics, partitions = list(map(Message.topic, batch)), list(map(Message.partition, batch))
         while i < size:
@@ -164,7 +172,10 @@ class AccessRunner:
                 state = self.states[key] = PartitionState(self.settings.lateness)
             touched.add(key)
             unclosed.add(key)
-            _filed, invalid = ingest_many(state, topic, list(map(Message.value, run)))
+            late_before = state.windows.late
+            filed, invalid = ingest_many(state, topic, list(map(Message.value, run)))
+            points += filed
+            late += state.windows.late - late_before
             failures.extend((run[position], exc) for position, exc in invalid)
             state.offset = run[-1].offset() + 1
             since_close += j - i
@@ -177,6 +188,7 @@ class AccessRunner:
         self._close(unclosed)
         self.messages += size
         self.invalid += len(failures)
+        self.stage.batch(size, len(failures), points, late)  # once per batch: nothing per message
         self.dead_letters.settle(size, failures, self.settings.group_id)
         batch.release()  # marked processed at the next checkpoint; its messages are not needed till then
         self._pending.append(batch)
@@ -184,13 +196,17 @@ class AccessRunner:
 
     def _close(self, keys: set[TP]) -> None:
         events: list[Event] = []
+        closed_before = self.processor.windows_closed
         for key in keys:
             events.extend(self.processor.close_windows(self.states[key]))
+        if self.processor.windows_closed != closed_before:
+            self.stage.windows_closed.inc(self.processor.windows_closed - closed_before)
         if not events:
             return
         closed_at = time.time()
         self.producer.produce_batch(self.settings.event_topic, [(event.dedupe_md5, event.json) for event in events])
         self.events += len(events)
+        self.stage.events(Counter(map(attrgetter("event_type"), events)))
         if self._on_events is not None:
             self._on_events(events, closed_at)
 
@@ -200,6 +216,7 @@ class AccessRunner:
         self.producer.flush()
         self.dead_letters.flush()
         keys = [k for k in self._dirty if only is None or k in only]
+        watermarks: dict[TP, int] = {}
         if keys:
             pipe = self.redis.pipeline(transaction=False)
             fingerprints = self.index.fingerprints
@@ -208,6 +225,7 @@ class AccessRunner:
                 state = self.states.get(key)
                 if state is not None and state.offset is not None:
                     pipe.set(self.snapshot_key(key), state.dump(fingerprints))
+                    watermarks[key] = state.windows.watermark
                     pipe.hset(self.progress_key, f"{key[0]}:{key[1]}", orjson.dumps({
                         "updated": now, "offset": state.offset, "max_time": state.windows.max_time,
                         "watermark": state.windows.watermark, "late": state.windows.late,
@@ -220,6 +238,7 @@ class AccessRunner:
             self._pending = []
         self._last_snapshot = time.monotonic()
         self._checkpoint_seconds = self._last_snapshot - started
+        self.stage.checkpoint(self._checkpoint_seconds, watermarks, set(self.states))
 
     def close(self) -> None:
         try:
@@ -238,18 +257,52 @@ class AccessRunner:
         return f"bkm:access:snapshot:{self.settings.group_id}:{key[0]}:{key[1]}"
 
     def _on_assign(self, gained: list[TP]) -> dict[TP, int]:
-        starts: dict[TP, int] = {}
+        """Fresh state, or the snapshot's state and its offset where the snapshot still belongs
+        to the partition as it is now; the others start from the committed (or reset) offset."""
         raw = self.redis.mget([self.snapshot_key(k) for k in gained])
-        for key, blob in zip(gained, raw, strict=True):
-            if blob is None:
-                self.states[key] = PartitionState(self.settings.lateness)
-                continue
-            state = PartitionState.load(blob, self.settings.lateness, self.index)
+        saved = {key: PartitionState.load(blob, self.settings.lateness, self.index)
+                 for key, blob in zip(gained, raw, strict=True) if blob is not None}
+        origins = self._origins(gained)
+        usable = self._usable_snapshots(saved, origins)
+        starts: dict[TP, int] = {}
+        for key in gained:
+            state = usable.get(key) or PartitionState(self.settings.lateness)
+            state.origin = origins[key]  # from here on its offsets are this incarnation's
             self.states[key] = state
             if state.offset is not None:
                 starts[key] = state.offset
         logger.info("access: gained %s, resuming from snapshots at %s", gained, starts)
         return starts
+
+    def _origins(self, keys: list[TP]) -> dict[TP, Origin]:
+        cluster_id, topic_ids = self.consumer.identities({topic for topic, _ in keys})
+        return {key: Origin(cluster_id, topic_ids.get(key[0])) for key in keys}
+
+    def _usable_snapshots(self, saved: dict[TP, PartitionState],
+                          origins: dict[TP, Origin]) -> dict[TP, PartitionState]:
+        """The snapshots whose offset belongs to the partition as it is now. A snapshot from another
+        cluster or an earlier creation of the topic, or whose offset lies outside the partition,
+        would skip (or never see) data if resumed: it is dropped, loudly."""
+        resumable = {key: state for key, state in saved.items() if state.offset is not None}
+        bounds = self.consumer.watermarks(resumable)
+        short = {key: bounds[key][1] for key, state in resumable.items() if state.offset > bounds[key][1]}
+        ends = self.consumer.confirmed_ends(short) if short else {}
+        usable: dict[TP, PartitionState] = {}
+        for key, state in resumable.items():
+            low, high = bounds[key][0], ends.get(key, bounds[key][1])
+            reason = stale_snapshot(state.offset, state.origin, origins[key], low, high)
+            if reason is None:
+                if state.origin is None:
+                    logger.info("access group %s: the snapshot of %s[%d] predates origins; its offset %d is "
+                                "inside [%d, %d], resuming from it", self.settings.group_id, *key, state.offset,
+                                low, high)
+                usable[key] = state
+                continue
+            logger.warning("access group %s: dropping the snapshot of %s[%d] at offset %d (the partition's "
+                           "watermarks are low %d, high %d): %s; the partition starts from its committed (or "
+                           "reset) offset with fresh state", self.settings.group_id, *key, state.offset, low, high,
+                           reason)
+        return usable
 
     def _on_revoke(self, lost: list[TP]) -> None:
         self.checkpoint(only=set(lost))
