@@ -4,8 +4,8 @@ seeks, rebalance notifications and backpressure.
 Prefetch defaults (why): librdkafka refills its local queue only when it falls
 below `queued.min.messages` (default 100,000). A consumer that does any work
 per message drains that queue slower than the fetcher refills it in small
-steps, and against our broker that throttles it about 5x (DESIGN.md section 3:
-170k msg/s at defaults vs 860k msg/s with 1,000,000). We raise it to
+steps, and against our broker that throttles it about 5x (docs/ARCHITECTURE.md,
+The embedded broker: 170k msg/s at defaults vs 860k msg/s with 1,000,000). We raise it to
 1,000,000 and bound memory with `queued.max.messages.kbytes` (64 MiB by
 default, for the single consumer queue whatever the partition count; it may be
 overshot by one fetch, `fetch.max.bytes`, 50 MiB at most). Both are settings
@@ -17,19 +17,31 @@ key(), value(), headers().
 """
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from confluent_kafka import OFFSET_END, OFFSET_STORED, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_END,
+    OFFSET_STORED,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicCollection,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from alarm_backends.core.kafka import admin
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
 from alarm_backends.core.kafka.commit import TP, Batch, CommitMode, CommitPolicy, OffsetTracker, Throttle
 from alarm_backends.core.kafka.defaults import client_timeout, commit_interval, consumer_settings, default_cluster
-from alarm_backends.core.kafka.errors import BrokerUnavailable, CommitFailed, ConsumerError
+from alarm_backends.core.kafka.errors import BrokerUnavailable, CommitFailed, ConsumerError, UnsupportedByBroker
 from alarm_backends.core.kafka.metrics import COMMITS, CONSUME_ERRORS, CONSUMED_MESSAGES, REBALANCES
 from alarm_backends.core.kafka.stats import StatsCollector
 
@@ -41,6 +53,7 @@ RebalanceListener = Callable[[list[TP]], None]
 AssignListener = Callable[[list[TP]], "dict[TP, int] | None"]
 ASSIGNMENT_STRATEGIES = ("range", "roundrobin", "cooperative-sticky")
 SEEK_SET, SEEK_CUR, SEEK_END = 0, 1, 2
+_ZERO_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAA"  # an all-zero Uuid: the broker keeps no topic ids
 
 
 def default_commit_policy() -> CommitPolicy:
@@ -72,6 +85,7 @@ class KafkaConsumer:
         self._down_since: float | None = None
         self._last_error: str = ""
         self._closed = False
+        self._admin: AdminClient | None = None
         self._lock = threading.RLock()
         self.rebalances = 0
 
@@ -420,6 +434,83 @@ class KafkaConsumer:
             self._positions[(topic, partition)] = offset
             self._skip_before.pop((topic, partition), None)
             self.tracker.reset((topic, partition))
+
+    # where partitions stand: asked once per assignment (never per message), each bounded
+    def _admin_client(self, timeout: float) -> AdminClient:
+        if self._admin is None:
+            self._admin = admin.admin_client(self.cluster, timeout)
+        return self._admin
+
+    def identities(self, topics: Iterable[str], timeout: float | None = None) -> tuple[str | None, dict[str, str | None]]:
+        """The cluster id and each topic's id: what tells this cluster and this creation of a
+        topic from another with the same name. None where the broker has none (an all-zero id)."""
+        timeout = timeout if timeout is not None else client_timeout()
+        client = self._admin_client(timeout)
+        names = sorted(set(topics))
+        futures = client.describe_topics(TopicCollection(names), request_timeout=timeout) if names else {}
+        cluster_id = admin.cluster_metadata(client, self.cluster, timeout).cluster_id or None
+        ids: dict[str, str | None] = {}
+        for name, future in futures.items():
+            try:
+                described = admin.call(self.cluster, timeout, f"describe topic {name!r}",
+                                       lambda f=future: admin.wait(f, timeout))
+            except UnsupportedByBroker:
+                ids[name] = None  # a broker older than topic ids
+                continue
+            topic_id = str(described.topic_id) if described.topic_id is not None else ""
+            ids[name] = topic_id if topic_id and topic_id != _ZERO_TOPIC_ID else None
+        return cluster_id, ids
+
+    def watermarks(self, keys: Iterable[TP], timeout: float | None = None) -> dict[TP, tuple[int, int]]:
+        """(low, high) per partition, all partitions in one request per bound. The high is as the
+        broker reports it: see `confirmed_ends` for brokers that report it short."""
+        timeout = timeout if timeout is not None else client_timeout()
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        client = self._admin_client(timeout)
+        lows, highs = ({(tp.topic, tp.partition): future for tp, future in client.list_offsets(
+            {TopicPartition(*key): spec for key in wanted}, request_timeout=timeout).items()}
+            for spec in (OffsetSpec.earliest(), OffsetSpec.latest()))
+
+        def offset(future: concurrent.futures.Future[Any], key: TP) -> int:
+            return int(admin.call(self.cluster, timeout, f"watermarks of {key[0]}[{key[1]}]",
+                                  lambda: admin.wait(future, timeout)).offset)
+
+        return {key: (offset(lows[key], key), offset(highs[key], key)) for key in wanted}
+
+    def confirmed_ends(self, reported: Mapping[TP, int], timeout: float | None = None) -> dict[TP, int]:
+        """The offset after each partition's last message, given its reported high watermark.
+
+        The embedded broker (Tansu 0.6) reports as high watermark the last batch's base offset
+        plus one, so up to a batch of messages lie past it; reading that one batch to
+        end-of-partition gives the true end. On Kafka it gives the high watermark back."""
+        timeout = timeout if timeout is not None else client_timeout()
+        ends = dict(reported)
+        open_keys = {key for key, high in reported.items() if high > 0}
+        if not open_keys:
+            return ends
+        reader = Consumer({**self.cluster.client_config(), "group.id": f"bkm-probe-{uuid.uuid4().hex}",
+                           "enable.auto.commit": False, "enable.partition.eof": True,
+                           "logger": logging.getLogger("librdkafka")})
+        try:
+            reader.assign([TopicPartition(t, p, reported[(t, p)] - 1) for t, p in sorted(open_keys)])
+            deadline = time.monotonic() + timeout
+            while open_keys and time.monotonic() < deadline:
+                for m in reader.consume(1000, 0.2):
+                    key, err = (m.topic(), m.partition()), m.error()
+                    if err is None:
+                        ends[key] = max(ends[key], m.offset() + 1)
+                    elif err.code() == KafkaError._PARTITION_EOF:
+                        open_keys.discard(key)
+                    else:
+                        raise ConsumerError(f"reading the end of {key[0]}[{key[1]}]: {err.str()}")
+        finally:
+            reader.close()
+        if open_keys:
+            raise BrokerUnavailable(self.cluster.bootstrap_servers,
+                                    f"end of {sorted(open_keys)} not reached", timeout)
+        return ends
 
     # backpressure
     def pause(self, partitions: Iterable[TP] | None = None) -> None:

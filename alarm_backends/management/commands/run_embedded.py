@@ -18,8 +18,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from alarm_backends.core.embedded import EmbeddedServiceError
+from alarm_backends.core.embedded import EmbeddedServiceError, supervise
+from alarm_backends.core.embedded.base import free_loopback_port
 from alarm_backends.core.embedded.stack import start_stack
+from alarm_backends.core.observability.ports import MAKE_RUN_PROCESSES, announce_lines, assign_metrics_ports
 
 
 class Command(BaseCommand):
@@ -46,10 +48,21 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        # stopped with whoever started us (make told to stop by its pid alone), and able to find
+        # what our child's children leave behind
+        if not supervise.stop_with_parent(signal.SIGTERM):
+            stop.set()  # orphaned before we could ask: stop now
+        supervise.adopt_orphans()
         try:
-            self._announce(stack.env, options["env_file"])
+            metrics = assign_metrics_ports(MAKE_RUN_PROCESSES, settings.METRICS_PORT_VARIABLES,
+                                           settings.METRICS_PORTS, free_loopback_port) if child else {}
+            self._announce(stack.env, options["env_file"])  # not the ports: they are this run's children's
+            for line in announce_lines(MAKE_RUN_PROCESSES, settings.METRICS_PORT_VARIABLES, settings.METRICS_PORTS,
+                                       metrics, settings.METRICS_ADDR) if child else []:
+                self.stdout.write(line)
+            self.stdout.flush()
             if child:
-                exit_code = self._run_child(child, stack.env, stop, received)
+                exit_code = self._run_child(child, {**stack.env, **metrics}, stop, received)
                 if exit_code in (-signal.SIGTERM, -signal.SIGINT, 128 + signal.SIGTERM, 128 + signal.SIGINT):
                     exit_code = 0  # stopped on purpose (directly, or a runner reporting it like a shell)
                 if exit_code:
@@ -57,6 +70,9 @@ class Command(BaseCommand):
             else:
                 stop.wait()
         finally:
+            # pipeline processes left running (a child that died without stopping its own) are
+            # stopped before the services they drain into
+            supervise.stop_descendants(keep={s.pid for s in stack.services if s.pid}, timeout=10)
             self.stdout.write("stopping embedded services")
             stack.stop()
 
@@ -73,13 +89,15 @@ class Command(BaseCommand):
     def _run_child(self, argv: list[str], env: dict[str, str], stop: threading.Event, received: list[int]) -> int:
         # the child's own children (a process runner's `python ...`) must find this interpreter first
         path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-        proc = subprocess.Popen(argv, env={**os.environ, **env, "PATH": path})
+        # A group of its own: stopping signals the child's whole group once, whoever told us (a
+        # Ctrl-C or a SIGTERM to our group no longer reaches it twice).
+        proc = subprocess.Popen(argv, env={**os.environ, **env, "PATH": path}, start_new_session=True)
         while proc.poll() is None:
             if stop.wait(0.2):
-                proc.send_signal(received[-1] if received else signal.SIGTERM)
+                supervise.signal_group(proc.pid, received[-1] if received else signal.SIGTERM)
                 try:
                     return proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
-                    proc.kill()
+                    supervise.signal_group(proc.pid, signal.SIGKILL)
                     return proc.wait()
         return proc.returncode

@@ -16,6 +16,7 @@ entry at all, which is what keeps a million quiet series cheap.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,8 +28,51 @@ if TYPE_CHECKING:
     from alarm_backends.service.access.data.index import StrategyIndex
     from alarm_backends.service.trigger.event import SeriesEvents
 
-SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMAT = 5  # 5: the origin (cluster and topic incarnation) the offset belongs to
+READABLE_FORMATS = (4, 5)  # 4 has no origin: such a snapshot is checked against the watermarks only
 NEVER = np.iinfo(np.int64).min  # last_closed of a series with no closed window
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The cluster and the incarnation of the topic an offset belongs to.
+
+    An offset means nothing on another cluster, or on a topic deleted and created again
+    under the same name (an in-memory broker restarted does both): resuming there at a
+    remembered offset skips data silently. The topic id (KIP-516, a UUID per creation) is
+    what tells two incarnations apart on Kafka 2.8+ and on the embedded Tansu broker, whose
+    cluster id is the same for every run ("tansu_cluster"); None where the broker gives
+    none, and then only the watermarks can vouch for the offset."""
+
+    cluster_id: str | None
+    topic_id: str | None
+
+    def dump(self) -> list[str | None]:
+        return [self.cluster_id, self.topic_id]
+
+    @classmethod
+    def load(cls, data: Any) -> Origin:
+        if not (isinstance(data, list) and len(data) == 2
+                and all(part is None or isinstance(part, str) for part in data)):
+            raise ValueError(f"snapshot origin must be [cluster id, topic id] (strings or null), got {data!r}")
+        return cls(data[0], data[1])
+
+
+def stale_snapshot(offset: int, saved: Origin | None, live: Origin, low: int, high: int) -> str | None:
+    """Why a snapshot at `offset` cannot be resumed on the partition as it is now (None: it can).
+
+    Known parts of the two origins must agree; then the offset must lie in [low, high]: past
+    the end means the messages it counted are not there (resuming would skip whatever arrives
+    until the partition grows past it), before the start means they are gone."""
+    if saved is not None:
+        if saved.cluster_id and live.cluster_id and saved.cluster_id != live.cluster_id:
+            return f"it was taken on cluster {saved.cluster_id!r}, the broker is now cluster {live.cluster_id!r}"
+        if saved.topic_id and live.topic_id and saved.topic_id != live.topic_id:
+            return (f"the topic was created again since it was taken (topic id {saved.topic_id}, "
+                    f"now {live.topic_id})")
+    if not low <= offset <= high:
+        return "its offset is outside the partition's watermarks"
+    return None
 
 
 class SeriesTable:
@@ -182,6 +226,7 @@ class PartitionState:
         self.events = 0
         self.nodata_scanned = 0  # watermark minute of the last silence scan
         self.agg_seen: dict[str, int] = {}  # aggregation uid -> start of its latest closed window here
+        self.origin: Origin | None = None  # where `offset` belongs; None: unknown (a format 4 snapshot)
 
     def table(self, group: str) -> SeriesTable:
         table = self.tables.get(group)
@@ -231,6 +276,7 @@ class PartitionState:
         used = {uid: len(table.keys) for uid, table in self.tables.items()}
         return orjson.dumps({
             "format": SNAPSHOT_FORMAT, "offset": self.offset, "events": self.events,
+            "origin": self.origin.dump() if self.origin is not None else None,
             "fingerprints": fingerprints, "windows": self.windows.dump(),
             "nodata_scanned": self.nodata_scanned, "agg_seen": self.agg_seen,
             "tables": {uid: table.dump() for uid, table in self.tables.items()},
@@ -242,9 +288,11 @@ class PartitionState:
         """Restore a snapshot. State of groups and aggregations the index no longer has is
         dropped; items whose config changed since it was taken start afresh."""
         data: dict[str, Any] = orjson.loads(raw)
-        if data.get("format") != SNAPSHOT_FORMAT:
+        if data.get("format") not in READABLE_FORMATS:
             raise ValueError(f"unknown snapshot format {data.get('format')!r}")
         state = cls(lateness)
+        origin = data.get("origin")
+        state.origin = Origin.load(origin) if origin is not None else None
         state.offset, state.events = data["offset"], data.get("events", 0)
         saved = data.get("fingerprints", {})
         intervals = {uid: group.interval for uid, group in index.groups.items()}
