@@ -1,4 +1,5 @@
-"""The alert lifecycle (DESIGN.md 5 "Dedupe", "Recovery", "QoS") as plain functions over plain data.
+"""The alert lifecycle (docs/ARCHITECTURE.md, Semantics: alert lifecycle, QoS, flapping) as plain
+functions over plain data.
 
 One Series per dedupe_md5 holds its ABNORMAL alert (if any), its most recent ended alert and the event
 times of its recent state changes. `apply_event` mutates the series' alerts in place and returns the
@@ -71,6 +72,8 @@ class AlertState:
     is_flapping: bool = False
     close_reason: str = ""
     recovery_value: float | None = None
+    reason: str = ""  # why the event that opened it fired
+    latest_reason: str = ""  # why its latest applied event happened
     id: int | None = None  # None until the builder stores it
     dirty: bool = False
 
@@ -154,6 +157,11 @@ def _end_flapping_if_stable(alert: AlertState, now: int, event_id: str, limits: 
                 f"flapping ended: no state change for {limits.flapping_stable}s")
 
 
+def _why(event: EventIn) -> str:
+    """The event's own reason, appended to a log line so the log tells why, not only what."""
+    return f": {event.reason}" if event.reason else ""
+
+
 def _apply_anomaly(series: Series, event: EventIn, qos: Qos, limits: Limits, outcome: Outcome) -> None:
     current = series.abnormal
     if current is None:
@@ -166,6 +174,7 @@ def _apply_anomaly(series: Series, event: EventIn, qos: Qos, limits: Limits, out
         _open(series, event, qos, limits, outcome)
         return
     if event.severity < current.severity:
+        current.latest_reason = f"{REPLACED_REASON} (severity {event.severity}){_why(event)}"
         _end(series, current, CLOSED, max(event.time, current.begin_time), outcome, event.event_id,
              close_reason=REPLACED_REASON,
              description=f"closed: a more severe alert replaced it (severity {event.severity} "
@@ -183,14 +192,15 @@ def _apply_anomaly(series: Series, event: EventIn, qos: Qos, limits: Limits, out
         return
     if event.severity > current.severity:
         outcome.log(current, series.dedupe_md5, event.time, "LOWER_SEVERITY_DROPPED", event.event_id,
-                    f"less severe event dropped (severity {event.severity} > {current.severity})")
+                    f"less severe event dropped (severity {event.severity} > {current.severity}){_why(event)}")
         return
     current.event_count += 1
     current.latest_time = max(current.latest_time, event.time)
     current.is_recovering = False
+    current.latest_reason = event.reason
     current.dirty = True
     outcome.log(current, series.dedupe_md5, event.time, "ANOMALY", event.event_id,
-                f"anomaly, value {event.value}")
+                f"anomaly, value {event.value}{_why(event)}")
 
 
 def _apply_status(series: Series, event: EventIn, outcome: Outcome) -> None:
@@ -209,15 +219,18 @@ def _apply_status(series: Series, event: EventIn, outcome: Outcome) -> None:
     if event.event_type == "recovering":
         if not current.is_recovering:
             current.is_recovering = True
+            current.latest_reason = event.reason
             current.dirty = True
             outcome.log(current, series.dedupe_md5, event.time, "RECOVERING", event.event_id,
-                        "recovering: the latest window is clean; notices held")
+                        f"recovering: the latest window is clean; notices held{_why(event)}")
     elif event.event_type == "recovered":
         current.recovery_value = event.value
+        current.latest_reason = event.reason
         _end(series, current, RECOVERED, event.time, outcome, event.event_id,
-             description=f"recovered, value {event.value}")
+             description=f"recovered, value {event.value}{_why(event)}")
     else:
         reason = event.reason or "closed"
+        current.latest_reason = reason
         _end(series, current, CLOSED, event.time, outcome, event.event_id, close_reason=reason,
              description=f"closed: {reason}")
 
@@ -227,13 +240,14 @@ def _open(series: Series, event: EventIn, qos: Qos, limits: Limits, outcome: Out
         dedupe_md5=series.dedupe_md5, alert_name=event.alert_name, strategy_id=event.strategy_id,
         item_id=event.item_id, bk_biz_id=event.bk_biz_id, severity=event.severity, open_time=event.time,
         first_anomaly_time=event.time, begin_time=event.time, latest_time=event.time,
-        dimensions=dict(event.dimensions), target_type=event.target_type, target=event.target, dirty=True)
+        dimensions=dict(event.dimensions), target_type=event.target_type, target=event.target,
+        reason=event.reason, latest_reason=event.reason, dirty=True)
     series.abnormal = alert
     outcome.alert = alert
     outcome.opened.append(alert)
     label = "no data" if event.event_type == "no_data" else "anomaly"
     outcome.log(alert, series.dedupe_md5, event.time, "CREATE", event.event_id,
-                f"created by {label}, severity {event.severity}, value {event.value}")
+                f"created by {label}, severity {event.severity}, value {event.value}{_why(event)}")
     if not qos.admit(event.strategy_id, event.severity, event.time):
         alert.is_blocked = True
         outcome.log(alert, series.dedupe_md5, event.time, "BLOCK", event.event_id,

@@ -13,11 +13,11 @@ from bkmonitor.models import Alert, AlertLog
 
 #: the columns an event can change on an existing alert (severity and identity never change)
 MUTABLE_FIELDS = ("status", "is_recovering", "first_anomaly_time", "begin_time", "latest_time", "end_time",
-                  "event_count", "is_blocked", "is_flapping", "close_reason", "recovery_value")
+                  "event_count", "is_blocked", "is_flapping", "close_reason", "recovery_value", "latest_reason")
 STATE_FIELDS = ("dedupe_md5", "alert_name", "strategy_id", "item_id", "bk_biz_id", "severity", "open_time",
                 "first_anomaly_time", "begin_time", "latest_time", "dimensions", "target_type", "target", "status",
                 "end_time", "event_count", "is_recovering", "is_blocked", "is_flapping", "close_reason",
-                "recovery_value", "id")
+                "recovery_value", "reason", "latest_reason", "id")
 #: keeps each `IN (...)` list well under every backend's parameter limit
 CHUNK = 500
 

@@ -1,4 +1,4 @@
-"""Alerts (DESIGN.md 4.4), the events that built them, and a log of every transition.
+"""Alerts (docs/ARCHITECTURE.md, Data contracts: alert), the events that built them, and a log of every transition.
 
 Times are event times in epoch seconds; create_time / update_time are wall-clock bookkeeping.
 The lifecycle rules live in bkmonitor.alerts.lifecycle; bkmonitor.alerts.builder is the only writer
@@ -70,6 +70,9 @@ class Alert(models.Model):
     is_flapping = models.BooleanField(default=False)
     close_reason = models.TextField(blank=True, default="")
     recovery_value = models.FloatField(null=True, blank=True)
+    reason = models.TextField(blank=True, default="", help_text="why the event that opened it fired")
+    latest_reason = models.TextField(blank=True, default="",
+                                     help_text="why its latest applied event (anomaly, recovering, end) happened")
     create_time = models.DateTimeField(auto_now_add=True)
     update_time = models.DateTimeField(auto_now=True)
 
@@ -125,7 +128,8 @@ class AlertLog(models.Model):
     # Nullable: a status event that finds no open alert is still logged, under its dedupe_md5.
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, null=True, blank=True, related_name="logs")
     dedupe_md5 = models.CharField(max_length=64)
-    time = models.BigIntegerField(help_text="event time (epoch seconds); wall clock for manual operations")
+    time = models.BigIntegerField(help_text="event time (epoch seconds), manual operations included (at the "
+                                            "latest event time); when they happened is create_time")
     op = models.CharField(max_length=32, choices=LogOp.choices)
     event_id = models.CharField(max_length=128, blank=True, default="", help_text="the event that caused it")
     operator = models.CharField(max_length=150, blank=True, default="", help_text="who, for manual operations")

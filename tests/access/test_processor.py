@@ -184,7 +184,8 @@ def test_the_nodata_variant_of_status_setter_ends_an_alert_when_its_series_goes_
     mine = [(e["event_type"], e["time"] - T0) for e in events if e["dimensions"]["bk_target_ip"] == "10.0.0.1"]
     assert mine == [("anomaly", 0), ("closed", 120)]
     [closed] = [e for e in events if e["event_type"] == "closed"]
-    assert closed["reason"] == "no data"
+    assert closed["reason"] == ("no data for 2 windows (recovery_config.status_setter close-nodata): "
+                                "last avg(usage) = 95.0")
 
 
 def test_no_data_decisions_do_not_depend_on_batch_boundaries() -> None:
@@ -207,6 +208,8 @@ def test_an_open_alert_whose_series_has_no_data_for_thirty_minutes_is_closed_wit
     strategy = recovery(threshold_strategy(count=1, check_window=1), 5)
     stream = minutes([95]) + [msg(T0 + i * 60, 10, "10.0.0.2") for i in range(1, 35)]
     events, _ = run([strategy], stream, kinds=ALL)
-    mine = [(e["event_type"], e["time"] - T0, e.get("reason")) for e in events
+    mine = [(e["event_type"], e["time"] - T0, e["reason"]) for e in events
             if e["dimensions"]["bk_target_ip"] == "10.0.0.1"]
-    assert mine == [("anomaly", 0, None), ("closed", 1800, "no data")]
+    assert mine == [("anomaly", 0, "avg(usage) = 95.0 >= 90, Threshold at level 1, 1 of 1 windows (needs 1)"),
+                    ("closed", 1800, "no data for 30 windows (30 min, the longer of the trigger window and 30 min): "
+                                     "last avg(usage) = 95.0")]

@@ -8,6 +8,8 @@ SeriesEvents the hashes of one item's series (its dedupe_md5s and the
 prefixes of its event and record ids), each computed once and small, so a
 million series cost little. Events are Event objects: the JSON that is
 produced, readable as a mapping.
+Every event says why (`reason`, and for anomalies a `detail` object): the words and fields that depend
+only on the strategy are written per item and level by reason.py, so an event adds only its numbers.
 build_event and build_status_event build through it and return plain dicts,
 so both paths give the same events.
 """
@@ -20,6 +22,8 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+
+from alarm_backends.service.trigger.reason import LevelReason, fallback_reason
 
 try:  # CPython's built-in md5: the same digests, and ~40% faster than OpenSSL's for short inputs
     from _md5 import md5 as _new_md5
@@ -140,6 +144,9 @@ class ItemEvents:
     interval: int = 0
     metric: str = ""
     table_id: str = ""
+    agg_method: str = ""
+    # per level, why its anomalies fire (reason.level_reason); a level not in it gets a plain reason
+    levels: Mapping[int, LevelReason] = field(default_factory=dict, compare=False, hash=False)
     anomaly_format: bytes = field(init=False)
     status_formats: tuple[bytes, bytes] = field(init=False)  # the series' own alert, its no-data alert
 
@@ -152,7 +159,15 @@ class ItemEvents:
         object.__setattr__(self, "anomaly_format", heads[0] + b'"origin_data":{"record_id":"%s.%d","time":%d,'
                            b'"value":%s,"values":{' + _json(self.metric) + b':%s},"dimensions":%s,"interval":'
                            + _json(self.interval) + b',"points":%d,"result_table_id":' + _json(self.table_id)
-                           + b'},"anomaly_ids":%s}')
+                           + b'},"anomaly_ids":%s,%s}')
+
+    def reason_of(self, level: int) -> LevelReason:
+        reason = self.levels.get(level)
+        if reason is None:
+            reason = fallback_reason(level, self.agg_method, self.metric)
+            if isinstance(self.levels, dict):  # made once per level, like the rest of the item's formats
+                self.levels[level] = reason
+        return reason
 
 
 # after `"dedupe_md5":"`: its value, the series' members, then the event's own fields
@@ -183,7 +198,10 @@ class SeriesEvents:
             alert = self._alerts[nodata] = (dedupe, b'["%s",%s' % (dedupe, orjson.dumps(item.item_id)))
         return alert
 
-    def anomaly(self, *, level: int, t: int, value: float, anomaly_times: Sequence[int], points: int) -> Event:
+    def anomaly(self, *, level: int, t: int, value: float, anomaly_times: Sequence[int], points: int,
+                previous: float | None = None) -> Event:
+        """`previous`: the series' value in the window before t, when it has one (it tells by how much a
+        ring ratio moved); `anomaly_times` are the level's anomalies in the trigger window."""
         dedupe, id_prefix = self._alert(False)
         record = self._record
         if not record:  # record ids are "<series md5>.<time>"
@@ -195,7 +213,8 @@ class SeriesEvents:
             if anomaly_times else b"[]"
         json = self.item.anomaly_format % (
             dedupe, self.series.tags.shared, event_id.encode(), b"anomaly", level, t, t, value_json,
-            record, t, t, value_json, value_json, self.series.dimensions_json, points, ids)
+            record, t, t, value_json, value_json, self.series.dimensions_json, points, ids,
+            self.item.reason_of(level).anomaly(value_json, value, previous, len(anomaly_times)))
         return Event(json, event_id, dedupe.decode(), "anomaly", t)
 
     def status(self, kind: str, *, level: int, t: int, value: float | None, reason: str = "",
@@ -220,9 +239,11 @@ _STATUS_JSON = {kind: orjson.dumps(kind) for kind in STATUS_EVENTS}
 
 def build_event(*, strategy_id: int, item_id: int, strategy_name: str, bk_biz_id: int, level: int, t: int,
                 value: float, dimensions: Mapping[str, Any], anomaly_times: Sequence[int], uid: str,
-                interval: int, metric: str, table_id: str, points: int) -> dict[str, Any]:
+                interval: int, metric: str, table_id: str, points: int, agg_method: str = "",
+                levels: Mapping[int, LevelReason] | None = None) -> dict[str, Any]:
     item = ItemEvents(strategy_id=strategy_id, item_id=item_id, strategy_name=strategy_name, bk_biz_id=bk_biz_id,
-                      uid=uid, interval=interval, metric=metric, table_id=table_id)
+                      uid=uid, interval=interval, metric=metric, table_id=table_id, agg_method=agg_method,
+                      levels=dict(levels or {}))
     return SeriesEvents(item, dimensions).anomaly(level=level, t=t, value=value, anomaly_times=anomaly_times,
                                                   points=points).fields
 

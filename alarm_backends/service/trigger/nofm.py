@@ -1,4 +1,4 @@
-"""N-of-M triggering per level (DESIGN.md section 5), pure functions.
+"""N-of-M triggering per level (docs/ARCHITECTURE.md, Semantics: trigger), pure functions.
 
 For an anomaly at time t, levels are tried from the most severe (1 fatal) down;
 the anomalies of that level in [t - (check_window*unit - 1), t] are counted and

@@ -1,4 +1,4 @@
-"""Recovery and no-data decisions for one series, in event time (DESIGN.md 5).
+"""Recovery and no-data decisions for one series, in event time (docs/ARCHITECTURE.md, Semantics: recovery, no-data).
 
 An alert's series recovers once `check_window` consecutive windows no longer
 meet its trigger condition; after the first clean window it is "recovering"

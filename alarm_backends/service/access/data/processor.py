@@ -26,6 +26,7 @@ from alarm_backends.service.detect.batch import round6
 from alarm_backends.service.detect.compare import PRECISION
 from alarm_backends.service.trigger.event import Event, ItemEvents, SeriesEvents
 from alarm_backends.service.trigger.nofm import count_in_window, in_uptime, prune
+from alarm_backends.service.trigger.reason import StatusReasons, fallback_reason, level_reason, status_reasons
 from alarm_backends.service.trigger.recovery import RecoveryRule, missing_windows, silence_start
 
 DAY = 86_400
@@ -52,6 +53,7 @@ class AccessProcessor:
         self.long_history = long_history
         self.memory_seconds = memory_seconds
         self.tz = tz or ZoneInfo("UTC")
+        self.windows_closed = 0  # all partitions', for the stage's metrics
         self.index = index
 
     def ingest(self, state: PartitionState, topic: str, raw: bytes | None) -> int:
@@ -126,10 +128,15 @@ class AccessProcessor:
     @index.setter
     def index(self, index: StrategyIndex) -> None:
         self._index = index
-        self._item_events = {uid: ItemEvents(
-            strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
-            bk_biz_id=item.bk_biz_id, uid=item.uid, interval=item.interval, metric=item.metric,
-            table_id=item.table_id) for uid, item in index.items.items()}
+        self._item_events: dict[str, ItemEvents] = {}
+        self._reasons: dict[str, dict[int, StatusReasons]] = {}
+        for uid, item in index.items.items():
+            levels = self._level_reasons(item)
+            self._item_events[uid] = ItemEvents(
+                strategy_id=item.strategy_id, item_id=item.item_id, strategy_name=item.strategy_name,
+                bk_biz_id=item.bk_biz_id, uid=item.uid, interval=item.interval, metric=item.metric,
+                table_id=item.table_id, agg_method=item.agg_method, levels=levels)
+            self._reasons[uid] = self._status_reasons(item, levels)
         self._groups_by_topic = {topic: index.groups_for_topic(topic) for topic in index.topics}
         # per aggregation: (memory horizon in seconds, look-backs read from Redis, their TTL)
         self._history_plan: dict[str, tuple[int, tuple[int, ...], int]] = {}
@@ -145,6 +152,7 @@ class AccessProcessor:
 
     def close_windows(self, state: PartitionState) -> list[Event]:
         closed = state.windows.close_ready()
+        self.windows_closed += len(closed)
         events: list[Event] = []
         groups = self.index.groups
         for group_uid, start, bucket in closed:
@@ -243,9 +251,11 @@ class AccessProcessor:
             self._silence(item, last_closed, last_value, imem, key, t - item.interval, events)
         if imem.nodata_open:
             imem.nodata_open = False
-            events.append(self._status(imem, "recovered", item, self._nodata_level(item), t, value, key,
-                                       about_nodata=True))
-        fired = self._trigger(imem, item, window, anomalous)
+            level = self._nodata_level(item)
+            events.append(self._status(imem, "recovered", item, level, t, value, key, about_nodata=True,
+                                       reason=self._reason(item, level, "data_back", value)))
+        previous = last_value if last_closed == t - item.interval else None
+        fired = self._trigger(imem, item, window, anomalous, previous)
         if fired is not None:
             level, event = fired
             events.append(event)
@@ -259,16 +269,17 @@ class AccessProcessor:
             imem.clean += 1
             if imem.clean >= rule.check_window:
                 events.append(self._status(imem, rule.ends_as, item, imem.alert_level, t, value, key,
-                                           reason="recovery_config: status_setter close"
-                                           if rule.ends_as == "closed" else ""))
+                                           reason=self._reason(item, imem.alert_level, rule.ends_as, value)))
                 imem.alert_level, imem.clean = None, 0
             elif imem.clean == 1:
-                events.append(self._status(imem, "recovering", item, imem.alert_level, t, value, key))
+                events.append(self._status(imem, "recovering", item, imem.alert_level, t, value, key,
+                                           reason=self._reason(item, imem.alert_level, "recovering", value)))
         return imem
 
-    def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow,
-                 anomalous: list[LevelSpec]) -> tuple[int, Event] | None:
-        """Record this window's anomalies (levels most severe first) and fire the N-of-M trigger."""
+    def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow, anomalous: list[LevelSpec],
+                 previous: float | None = None) -> tuple[int, Event] | None:
+        """Record this window's anomalies (levels most severe first) and fire the N-of-M trigger.
+        `previous`: the series' value in the window just before, for the event's reason."""
         t = window.start
         anomalies = imem.anomalies  # per level, ascending window starts (windows close in order)
         fired = None
@@ -294,7 +305,7 @@ class AccessProcessor:
             return None
         return fired.level, self._events_of(imem, item, window.key).anomaly(
             level=fired.level, t=t, value=window.value, points=window.points,
-            anomaly_times=prune(anomalies[fired.level], t, fired.span))
+            anomaly_times=prune(anomalies[fired.level], t, fired.span), previous=previous)
 
     def _scan_silence(self, state: PartitionState, events: list[Event], full: bool) -> None:
         """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
@@ -359,19 +370,45 @@ class AccessProcessor:
             if rule.on_nodata and missing >= rule.check_window:
                 t = silence_start(last_closed, rule.check_window, item.interval)
                 events.append(self._status(imem, rule.ends_as, item, imem.alert_level, t, last_value, key,
-                                           reason="no data"))
+                                           reason=self._reason(item, imem.alert_level, "nodata_end", last_value)))
                 imem.alert_level, imem.clean = None, 0
             elif missing >= close_after:
                 t = silence_start(last_closed, close_after, item.interval)
                 events.append(self._status(imem, "closed", item, imem.alert_level, t, last_value, key,
-                                           reason="no data"))
+                                           reason=self._reason(item, imem.alert_level, "nodata_close", last_value)))
                 imem.alert_level, imem.clean = None, 0
         nodata = item.no_data_config
         if nodata.get("is_enabled") and not imem.nodata_open and missing >= int(nodata.get("continuous", 5)):
             t = silence_start(last_closed, int(nodata.get("continuous", 5)), item.interval)
-            events.append(self._status(imem, "no_data", item, self._nodata_level(item), t, 0.0, key,
-                                       reason=f"no data for {nodata.get('continuous', 5)} windows"))
+            level = self._nodata_level(item)
+            events.append(self._status(imem, "no_data", item, level, t, 0.0, key,
+                                       reason=self._reason(item, level, "no_data", last_value)))
             imem.nodata_open = True
+
+    @staticmethod
+    def _level_reasons(item: ItemSpec) -> dict[int, Any]:
+        return {lv.level: level_reason(level=lv.level, method=item.agg_method, metric=item.metric,
+                                       algorithms=lv.algorithms, connector=lv.connector,
+                                       trigger_count=lv.trigger_count, check_window=lv.check_window,
+                                       metric_unit=item.unit) for lv in item.levels}
+
+    def _status_reasons(self, item: ItemSpec, levels: dict[int, Any]) -> dict[int, StatusReasons]:
+        """Per level (0: a level the item no longer has), the reasons of its status events."""
+        continuous = int(item.no_data_config.get("continuous", 5))
+        found = {0: status_reasons(fallback_reason(0, item.agg_method, item.metric), check_window=DEFAULT_RULE.check_window,
+                                   setter="recovery", close_after=self._no_data_close_windows(item, 0),
+                                   interval=item.interval, nodata_continuous=continuous)}
+        for lv in item.levels:
+            found[lv.level] = status_reasons(
+                levels[lv.level], check_window=lv.rule.check_window,
+                setter=str(lv.recovery_config.get("status_setter", "recovery")),
+                close_after=self._no_data_close_windows(item, lv.level), interval=item.interval,
+                nodata_continuous=continuous)
+        return found
+
+    def _reason(self, item: ItemSpec, level: int, kind: str, value: float | None) -> str:
+        reasons = self._reasons[item.uid]
+        return StatusReasons.say(getattr(reasons.get(level) or reasons[0], kind), value)
 
     @staticmethod
     def _still_met(mem: ItemMemory, item: ItemSpec, level: int, t: int) -> bool:

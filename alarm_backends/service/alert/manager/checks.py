@@ -301,7 +301,14 @@ def _nodata_event(item: NoDataItem, kind: str, t: int, value: float | None) -> d
     return build_status_event(kind, strategy_id=item.strategy_id, item_id=item.item_id,
                               strategy_name=item.strategy_name, bk_biz_id=item.bk_biz_id, level=item.level, t=t,
                               value=value, dimensions={}, about_nodata=kind != "no_data",
-                              reason=f"no data for {item.continuous} windows" if kind == "no_data" else "")
+                              reason=_nodata_reason(item, kind))
+
+
+def _nodata_reason(item: NoDataItem, kind: str) -> str:
+    if kind == "no_data":
+        return (f"no data for {item.continuous} windows (no_data_config.continuous {item.continuous}): no window "
+                f"of {item.strategy_name!r} item {item.item_id} closed on {item.topic}")
+    return f"data is back: a window of {item.strategy_name!r} item {item.item_id} closed on {item.topic}"
 
 
 # 4: flapping
