@@ -8,17 +8,14 @@ from django.db import connection
 from django.db.models import QuerySet
 
 from bkmonitor.models import Strategy
-
-TRUE = ("true", "True", "1")
-BOOLEAN_VALUES = (*TRUE, "false", "False", "0")
+from config.api.filtersets import StrictFilterSet, boolean_filter
 
 
-class StrategyFilterSet(filters.FilterSet):
+class StrategyFilterSet(StrictFilterSet):
     name = filters.CharFilter(lookup_expr="icontains")
     result_table_id = filters.CharFilter(field_name="items__query_configs__result_table_id", distinct=True)
     metric_field = filters.CharFilter(field_name="items__query_configs__metric_field", distinct=True)
-    is_enabled = filters.TypedChoiceFilter(choices=[(v, v) for v in BOOLEAN_VALUES], coerce=lambda v: v in TRUE,
-                                           help_text="true or false")
+    is_enabled = boolean_filter()
     label = filters.CharFilter(method="filter_label", help_text="strategies that carry this label")
 
     class Meta:

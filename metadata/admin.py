@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from metadata import crypto
+from metadata.api.usage import delete_guarded, strategies_blocking
 from metadata.choices import ClusterType, SyncStatus
 from metadata.models import ClusterInfo, DataSource, KafkaStorage, KafkaTopicInfo, ResultTable
 from metadata.models.storage import human_duration_ms
@@ -97,6 +98,43 @@ class ClusterInfoAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{cluster}: unreachable - {status['error']}", messages.ERROR)
 
 
+# deleting what enabled strategies read
+
+class StrategyGuardAdmin(admin.ModelAdmin):
+    """Deleting the last row of a table id that enabled strategies read is refused (listed as protected),
+    as in the API; the force action disables those strategies first and says which."""
+
+    actions = ("delete_disabling_strategies",)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, Any, list[Any]]:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        blocking = strategies_blocking(list(objs))
+        protected = [*protected, *(f"enabled strategy {ref}, which reads {', '.join(ref.table_ids)}: disable it, "
+                                   f"or use the action \"{self.force_label}\"" for ref in blocking)]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        delete_guarded([obj], user=request.user.get_username(), force=False)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        delete_guarded(list(queryset), user=request.user.get_username(), force=False)
+
+    force_label = "Delete, first disabling the enabled strategies that read them"
+
+    @admin.action(description=force_label, permissions=["delete"])
+    def delete_disabling_strategies(self, request: HttpRequest, queryset: QuerySet) -> None:
+        if not request.user.has_perm("bkmonitor.change_strategy"):
+            self.message_user(request, "Disabling strategies needs the permission to change strategies; "
+                                       "nothing was deleted", messages.ERROR)
+            return
+        rows = list(queryset)
+        disabled = delete_guarded(rows, user=request.user.get_username(), force=True)
+        self.message_user(request, f"Deleted {len(rows)} {self.model._meta.verbose_name_plural}", messages.SUCCESS)
+        if disabled:
+            self.message_user(request, "Disabled the strategies that read them: "
+                                       + ", ".join(str(ref) for ref in disabled), messages.WARNING)
+
+
 # managed topics (storages and data source topics)
 
 class ManagedTopicAdmin(admin.ModelAdmin):
@@ -177,10 +215,11 @@ class KafkaTopicInfoForm(SyncOnSaveForm):
 
 
 @admin.register(KafkaStorage)
-class KafkaStorageAdmin(ManagedTopicAdmin):
+class KafkaStorageAdmin(StrategyGuardAdmin, ManagedTopicAdmin):
     form = KafkaStorageForm
     list_display = ("table_id", "topic", "partition", "retention_human", "replication_factor", "storage_cluster",
                     "sync_status_badge", "last_checked_at", "is_enabled")
+    actions = (*ManagedTopicAdmin.actions, *StrategyGuardAdmin.actions)
     list_filter = ("sync_status", "storage_cluster", "is_enabled", "cleanup_policy", "bk_tenant_id")
     search_fields = ("table_id", "topic")
     list_select_related = ("storage_cluster",)
@@ -229,7 +268,7 @@ class DataSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(ResultTable)
-class ResultTableAdmin(admin.ModelAdmin):
+class ResultTableAdmin(StrategyGuardAdmin):
     list_display = ("table_id", "bk_biz_id", "schema_type", "default_storage", "is_enabled", "bk_tenant_id")
     list_filter = ("is_enabled", "schema_type", "default_storage", "bk_tenant_id")
     search_fields = ("table_id", "table_name_zh")

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import django_filters as filters
 
+from config.api.filtersets import IntegerFilter, StrictFilterSet, column_range
+
 from metadata.choices import ClusterType, SyncStatus
 from metadata.models import ClusterInfo, DataSource, KafkaStorage, KafkaTopicInfo, ResultTable
 
+DATA_ID_MIN, DATA_ID_MAX = column_range(DataSource._meta.get_field("bk_data_id"))
 
-class ClusterInfoFilterSet(filters.FilterSet):
+
+class ClusterInfoFilterSet(StrictFilterSet):
     cluster_type = filters.MultipleChoiceFilter(choices=ClusterType.choices)
 
     class Meta:
@@ -16,7 +20,7 @@ class ClusterInfoFilterSet(filters.FilterSet):
                   "security_protocol": ["exact"], "domain_name": ["exact", "icontains"]}
 
 
-class DataSourceFilterSet(filters.FilterSet):
+class DataSourceFilterSet(StrictFilterSet):
     class Meta:
         model = DataSource
         fields = {"bk_data_id": ["exact", "gte", "lte"], "data_name": ["exact", "icontains"],
@@ -24,8 +28,9 @@ class DataSourceFilterSet(filters.FilterSet):
                   "bk_tenant_id": ["exact"]}
 
 
-class KafkaTopicInfoFilterSet(filters.FilterSet):
-    bk_data_id = filters.NumberFilter(field_name="data_source__bk_data_id")
+class KafkaTopicInfoFilterSet(StrictFilterSet):
+    bk_data_id = IntegerFilter(field_name="data_source__bk_data_id", min_value=DATA_ID_MIN,
+                               max_value=DATA_ID_MAX)
     sync_status = filters.MultipleChoiceFilter(choices=SyncStatus.choices)
 
     class Meta:
@@ -33,8 +38,9 @@ class KafkaTopicInfoFilterSet(filters.FilterSet):
         fields = {"topic": ["exact", "icontains"], "data_source": ["exact"]}
 
 
-class ResultTableFilterSet(filters.FilterSet):
-    bk_data_id = filters.NumberFilter(field_name="data_sources__bk_data_id", distinct=True)
+class ResultTableFilterSet(StrictFilterSet):
+    bk_data_id = IntegerFilter(field_name="data_sources__bk_data_id", distinct=True, min_value=DATA_ID_MIN,
+                               max_value=DATA_ID_MAX)
 
     class Meta:
         model = ResultTable
@@ -43,7 +49,7 @@ class ResultTableFilterSet(filters.FilterSet):
                   "bk_tenant_id": ["exact"]}
 
 
-class KafkaStorageFilterSet(filters.FilterSet):
+class KafkaStorageFilterSet(StrictFilterSet):
     sync_status = filters.MultipleChoiceFilter(choices=SyncStatus.choices)
 
     class Meta:

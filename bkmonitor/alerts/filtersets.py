@@ -20,10 +20,8 @@ from drf_spectacular.utils import extend_schema_field
 from bkmonitor.choices import Level
 from bkmonitor.models import Alert, AlertStatus, Event, EventType
 from bkmonitor.models.strategy import INT32_MAX, INT32_MIN
+from config.api.filtersets import INT64_MAX, INT64_MIN, IntegerFilter, StrictFilterSet, boolean_filter
 
-TRUE = ("true", "True", "1")
-BOOLEAN_VALUES = (*TRUE, "false", "False", "0")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 MAX_EPOCH_SECONDS = 10**11
 MAX_DIMENSIONS = 20
 INTEGER_RE = re.compile(r"^-?\d{1,19}$")
@@ -67,10 +65,8 @@ class EpochFilter(filters.Filter):
     field_class = EpochField
 
 
-class BoundedIntegerFilter(filters.NumberFilter):
+class BoundedIntegerFilter(IntegerFilter):
     """An integer within the column's range: out of range is a 400, not a database error."""
-
-    field_class = forms.IntegerField
 
     def __init__(self, *args: Any, minimum: int = INT64_MIN, maximum: int = INT64_MAX, **kwargs: Any) -> None:
         super().__init__(*args, min_value=minimum, max_value=maximum, **kwargs)
@@ -111,12 +107,7 @@ class DimensionFilter(filters.Filter):
         return qs
 
 
-def boolean_filter() -> filters.TypedChoiceFilter:
-    return filters.TypedChoiceFilter(choices=[(v, v) for v in BOOLEAN_VALUES], coerce=lambda v: v in TRUE,
-                                     help_text="true or false")
-
-
-class AlertFilterSet(filters.FilterSet):
+class AlertFilterSet(StrictFilterSet):
     status = filters.MultipleChoiceFilter(choices=AlertStatus.choices, help_text="repeatable")
     severity = filters.MultipleChoiceFilter(choices=Level.choices, help_text="1 fatal, 2 warning, 3 remind; repeatable")
     strategy = BoundedIntegerFilter(field_name="strategy_id", help_text="strategy id")
@@ -141,7 +132,7 @@ class AlertFilterSet(filters.FilterSet):
         fields: list[str] = []
 
 
-class EventFilterSet(filters.FilterSet):
+class EventFilterSet(StrictFilterSet):
     event_id = filters.CharFilter(max_length=128)
     alert = BoundedIntegerFilter(field_name="alert_id", help_text="alert id")
     event_type = filters.MultipleChoiceFilter(choices=EventType.choices, help_text="repeatable")

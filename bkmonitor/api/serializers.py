@@ -1,4 +1,5 @@
-"""The strategy serializer: the whole DESIGN.md 4.3 document in, the same document out.
+"""The strategy serializer: the whole strategy document in, the same document out
+(docs/ARCHITECTURE.md, Data contracts: strategy).
 
 Errors come back flat, keyed by path ("items[0].algorithms[1].config[0][0].threshold").
 """

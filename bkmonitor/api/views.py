@@ -18,10 +18,11 @@ from bkmonitor.api.serializers import StrategySerializer
 from bkmonitor.models import Strategy
 from bkmonitor.strategies.shape import strategy_to_dict, with_relations
 from bkmonitor.strategies.write import set_enabled
+from config.api.params import StrictQueryParamsMixin
 from metadata.api.parsers import BoundedJSONParser
 
 
-class StrategyViewSet(viewsets.ModelViewSet):
+class StrategyViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
     queryset = with_relations(Strategy.objects.all())
     serializer_class = StrategySerializer
     permission_classes = [IsAuthenticated, StrategyPermissions]

@@ -202,6 +202,12 @@ class SyncRequestSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False, help_text="only report what would change")
 
 
+class ForceDeleteQuerySerializer(serializers.Serializer):
+    force = serializers.BooleanField(default=False, help_text=(
+        "also when enabled strategies read the table: they are disabled first (logged); without it such a "
+        "delete is a 409 naming them"))
+
+
 class TailQuerySerializer(serializers.Serializer):
     count = serializers.IntegerField(default=10, min_value=1, help_text="messages per partition")
 

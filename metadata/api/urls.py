@@ -6,6 +6,7 @@ from metadata.api import views
 app_name = "metadata-api"
 
 router = DefaultRouter()
+router.APIRootView = views.MetadataRootView
 router.register("clusters", views.ClusterInfoViewSet)
 router.register("data-sources", views.DataSourceViewSet)
 router.register("kafka-topic-infos", views.KafkaTopicInfoViewSet)

@@ -1,25 +1,29 @@
 """Viewsets: declarations; the work is in metadata.reconcile and metadata.inspect."""
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import routers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.params import StrictQueryParamsMixin
 from metadata import filtersets, inspect
 from metadata.api import serializers
 from metadata.api.exceptions import exception_handler
 from metadata.api.parsers import BoundedJSONParser
 from metadata.api.permissions import ModelPermissions
+from metadata.api.usage import TableInUse, delete_guarded
 from metadata.models import ClusterInfo, DataSource, KafkaStorage, KafkaTopicInfo, ResultTable
 
 
-class MetadataViewSet(viewsets.ModelViewSet):
+class MetadataViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, ModelPermissions]
     parser_classes = [BoundedJSONParser]
     action_permissions: dict[str, str] = {}
@@ -47,6 +51,7 @@ class TopicActionsMixin:
     """sync / status / tail / consumer-groups for a model that manages one topic."""
 
     action_permissions = {"sync": "change", "status": "view", "tail": "view", "consumer_groups": "view"}
+    query_serializers = {"tail": serializers.TailQuerySerializer}
 
     @extend_schema(request=serializers.SyncRequestSerializer, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
@@ -97,7 +102,26 @@ class KafkaTopicInfoViewSet(TopicActionsMixin, MetadataViewSet):
     ordering_fields = ["id", "topic", "partition", "last_checked_at"]
 
 
-class ResultTableViewSet(MetadataViewSet):
+class GuardedDeleteMixin:
+    """A delete that would leave enabled strategies without their table is a 409 naming them, unless forced."""
+
+    query_serializers = {"destroy": serializers.ForceDeleteQuerySerializer}
+
+    @extend_schema(parameters=[serializers.ForceDeleteQuerySerializer], responses={
+        204: None, 409: OpenApiResponse(description="enabled strategies read the table: `strategies` lists them")})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        params = serializers.ForceDeleteQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        target = self.get_object()
+        try:
+            delete_guarded([target], user=request.user.get_username(), force=params.validated_data["force"])
+        except TableInUse as exc:
+            return Response({"detail": str(exc), "strategies": [s.as_dict() for s in exc.strategies]},
+                            status=status.HTTP_409_CONFLICT)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ResultTableViewSet(GuardedDeleteMixin, MetadataViewSet):
     queryset = ResultTable.objects.prefetch_related("data_sources")
     serializer_class = serializers.ResultTableSerializer
     filterset_class = filtersets.ResultTableFilterSet
@@ -105,18 +129,20 @@ class ResultTableViewSet(MetadataViewSet):
     ordering_fields = ["id", "table_id", "bk_biz_id", "create_time"]
 
 
-class KafkaStorageViewSet(TopicActionsMixin, MetadataViewSet):
+class KafkaStorageViewSet(GuardedDeleteMixin, TopicActionsMixin, MetadataViewSet):
     queryset = KafkaStorage.objects.select_related("storage_cluster")
+    query_serializers = {**GuardedDeleteMixin.query_serializers, **TopicActionsMixin.query_serializers}
     serializer_class = serializers.KafkaStorageSerializer
     filterset_class = filtersets.KafkaStorageFilterSet
     search_fields = ["table_id", "topic"]
     ordering_fields = ["id", "table_id", "topic", "partition", "retention", "last_checked_at"]
 
 
-class ResultTableStorageView(APIView):
+class ResultTableStorageView(StrictQueryParamsMixin, APIView):
     """The reference's `get_result_table_storage`: storages of the given tables, with their clusters."""
 
     permission_classes = [IsAuthenticated, ModelPermissions]
+    query_serializers = {"get": serializers.ResultTableStorageQuerySerializer}
     queryset = KafkaStorage.objects.select_related("storage_cluster")
 
     def get_exception_handler(self):  # type: ignore[no-untyped-def]
@@ -129,3 +155,7 @@ class ResultTableStorageView(APIView):
         storages = self.queryset.filter(table_id__in=params.validated_data["result_table_list"],
                                         bk_tenant_id=params.validated_data["bk_tenant_id"])
         return Response({s.table_id: s.consume_config() for s in storages})
+
+
+class MetadataRootView(StrictQueryParamsMixin, routers.APIRootView):
+    """The router's index of the metadata endpoints; it takes no parameters."""

@@ -1,0 +1,1 @@
+"""What every REST endpoint shares: strict query parameters, ordering and pagination (see each module)."""
