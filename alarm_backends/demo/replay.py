@@ -1,18 +1,17 @@
-"""Replay a NAB series through Kafka as bk-monitor metric messages, paced, with a progress bar."""
+"""Replay a NAB series through Kafka as bk-monitor metric messages, paced, reporting its progress."""
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
 
 import orjson
 
 from alarm_backends.core.kafka.producer import KafkaProducer
+from alarm_backends.demo.progress import ReplayProgress
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -29,16 +28,14 @@ def messages(series: list[tuple[int, float]], host: str, metric: str) -> Iterato
                             "metrics": {metric: value}})
 
 
-def bar(done: int, total: int, width: int = 30) -> str:
-    filled = width * done // max(total, 1)
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} points ({100 * done // max(total, 1)}%)"
-
-
 def replay(producer: KafkaProducer, topic: str, series: list[tuple[int, float]], *, host: str, metric: str,
-           rate: float, stop: threading.Event, out: TextIO = sys.stdout, report_every: float = 2.0) -> int:
-    """Send `series` at `rate` points/s (0 = as fast as possible); returns the points sent."""
-    total, sent = len(series), 0
-    started = last_report = time.monotonic()
+           rate: float, stop: threading.Event, progress: ReplayProgress) -> int:
+    """Send `series` at `rate` points/s (0 = as fast as possible) until done or `stop` is set; returns the
+    points sent. The points are flushed to the broker before the closing progress line says how far it got."""
+    if rate < 0:
+        raise ValueError(f"rate must be >= 0 points per second, got {rate}")
+    sent = 0
+    started = time.monotonic()
     for payload in messages(series, host, metric):
         if stop.is_set():
             break
@@ -49,10 +46,7 @@ def replay(producer: KafkaProducer, topic: str, series: list[tuple[int, float]],
             if ahead > 0.05:
                 producer.poll(0)
                 stop.wait(ahead)
-        if time.monotonic() - last_report >= report_every:
-            last_report = time.monotonic()
-            producer.poll(0)
-            print(f"replay {bar(sent, total)}", file=out, flush=True)
+        progress.update(sent)
     producer.flush(30)
-    print(f"replay {bar(sent, total)} done in {time.monotonic() - started:.1f}s", file=out, flush=True)
+    progress.finish(sent)
     return sent

@@ -53,7 +53,7 @@ STRATEGIES: list[dict[str, Any]] = [
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
-    password: str | None  # None when the user already existed
+    password: str | None  # None when an existing user kept its password (stored hashed: nobody can print it)
     token: str
 
 
@@ -87,10 +87,15 @@ def ensure_strategies() -> list[Strategy]:
 
 
 def ensure_login(username: str = "admin", password: str | None = None) -> DemoLogin:
+    """The demo's superuser and API token. A new user gets `password` or a random one; an existing user
+    gets `password` only when one is given (how a developer resets the demo's login) and otherwise
+    keeps its own. The token is kept: it is this development machine's own user."""
     user = User.objects.filter(username=username).first()
-    new_password = None
     if user is None:
-        new_password = password or secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(username, password=new_password)
+        password = password or secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(username, password=password)
+    elif password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
     token, _ = Token.objects.get_or_create(user=user)
-    return DemoLogin(username, new_password, token.key)
+    return DemoLogin(username, password, token.key)
