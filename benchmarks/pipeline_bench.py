@@ -13,9 +13,11 @@ Processes (2 cores shared by all of them, nothing pinned):
             on_events callback that records each event's window close time (`closed_at`: the wall time after
             the batch was ingested and its windows closed, before the events are produced).
   alert     the real `manage.py run_alert` as a subprocess (log to a file), consuming the event topic.
-  producer  this process: paced production of bk-monitor metric messages (DESIGN.md 4.1), keyed by ip.
+  producer  this process: paced production of bk-monitor metric messages (docs/ARCHITECTURE.md, Data contracts:
+            metric message), keyed by ip.
 Every Kafka producer runs with BKM_KAFKA_COMPRESSION=none (the embedded broker serves snappy/lz4 batches
-~8x slower, DESIGN.md 3; production defaults to snappy), BKM_KAFKA_SESSION_TIMEOUT_MS=6000.
+~8x slower, docs/ARCHITECTURE.md, The embedded broker; production defaults to snappy),
+BKM_KAFKA_SESSION_TIMEOUT_MS=6000.
 
 Workload ("realistic mix"): --series hosts, each one message per event-time minute with --metrics
 values (metric0..); --strategies strategies over one result table, strategy k on metric k % metrics,
@@ -89,7 +91,8 @@ def setup_django() -> None:
 # ---------------------------------------------------------------- workload
 
 def strategy_configs(n: int, metrics: int) -> list[dict[str, Any]]:
-    """DESIGN.md 4.3 shape, as the strategy API accepts it (no ids: the database assigns them)."""
+    """docs/ARCHITECTURE.md strategy shape (Data contracts: strategy), as the strategy API accepts it (no ids: the
+    database assigns them)."""
 
     def detect(level: int, count: int, window: int, recovery: int) -> dict[str, Any]:
         return {"level": level, "connector": "and", "trigger_config": {"count": count, "check_window": window},
@@ -362,6 +365,7 @@ def configure_env(args: argparse.Namespace, tmp: Path, broker: Any, valkey: Any,
     }
     if args.database_url:
         env["DATABASE_URL"] = args.database_url
+        env["DJANGO_SECRET_KEY"] = os.environ.get("DJANGO_SECRET_KEY") or "bench-only-secret-key"  # PostgreSQL needs one
     else:
         env["BKM_SQLITE_PATH"] = str(tmp / "pipeline_bench.sqlite3")
     os.environ.update(env)
