@@ -1,5 +1,5 @@
 """The README's run command, as a new user runs it: start, see the first alert
-through the API, stop cleanly."""
+through the API, send metrics of one's own and see their alert, stop cleanly."""
 from __future__ import annotations
 
 import os
@@ -17,7 +17,7 @@ from alarm_backends.core.embedded.base import free_loopback_port, port_accepts
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_make_run_raises_the_first_alert_visible_through_the_api_and_stops_cleanly(tmp_path: Path) -> None:
+def test_make_run_raises_the_demo_alerts_then_an_alert_from_a_users_own_metrics_and_stops_cleanly(tmp_path: Path) -> None:
     port = free_loopback_port()
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("BK_MONITOR_KAFKA", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"))}
@@ -48,6 +48,13 @@ def test_make_run_raises_the_first_alert_visible_through_the_api_and_stops_clean
         assert first_alert["dimensions"] == {"bk_target_ip": "machine-1"}
         anonymous = requests.get(f"http://127.0.0.1:{port}/api/v1/alerts/", timeout=5)
         assert anonymous.status_code in (401, 403)
+        # the README's "send your own data" example, copied as a user would run it
+        example = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "examples/send_your_own_metrics.py",
+                                  "--token", token, "--url", f"http://127.0.0.1:{port}", "--var-dir", str(tmp_path)],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert example.returncode == 0, example.stdout + example.stderr + "\n".join(lines[-40:])
+        assert re.search(r"alert #\d+ ABNORMAL \[severity 1\] \{'bk_target_ip': 'web-1'\}: avg\(usage\) = 9\d",
+                         example.stdout), example.stdout
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
