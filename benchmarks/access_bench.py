@@ -6,10 +6,11 @@ confluent-kafka consume loop over the same topic, on the embedded broker, in one
 
 Workload (flags): --series ips (10,000), each sending one message every --step seconds (60) of
 event time for --windows 60-second windows (10; with the runner's 60 s lateness the last two stay
-open, so 8 windows per series close); a message is the bk-monitor real-time format (DESIGN.md
-4.1) with --metrics values (10: metric0..metric9), keyed by the ip (a series stays in one
-partition), produced UNCOMPRESSED (the embedded broker serves snappy/lz4 batches ~8x slower,
-DESIGN.md 3) in event-time order to a 2-partition topic. --strategies (100): half Threshold
+open, so 8 windows per series close); a message is the bk-monitor real-time format
+(docs/ARCHITECTURE.md, Data contracts: metric message) with --metrics values (10: metric0..metric9),
+keyed by the ip (a series stays in one partition), produced UNCOMPRESSED (the embedded broker serves
+snappy/lz4 batches ~8x slower, docs/ARCHITECTURE.md, The embedded broker) in event-time order to a
+2-partition topic. --strategies (100): half Threshold
 (gte 100, 1 of 5), half SimpleRingRatio (ceil 100 %, floor 60 %, 1 of 1), strategy k on
 metric k % metrics, all on one result table mapped to the topic: every message feeds
 strategies/metrics items per metric, 100 items by default, so 10,000 ips make 1,000,000
@@ -116,7 +117,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # ---------------------------------------------------------------- workload
 
 def build_strategies(n: int, metrics: int) -> list[dict[str, Any]]:
-    """Half Threshold, half SimpleRingRatio (DESIGN.md 4.3 shape, as tests/access/strategies.py)."""
+    """Half Threshold, half SimpleRingRatio (docs/ARCHITECTURE.md, Data contracts: strategy; as
+    tests/access/strategies.py)."""
     out = []
     for k in range(n):
         sid, iid, metric = 100_000 + k, 200_000 + k, f"metric{k % metrics}"

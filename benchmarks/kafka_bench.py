@@ -18,7 +18,7 @@ Sections:
            prefetch settings (the fair ratio), vs kafka-python. Every loop does
            orjson.loads(value) per message and commits asynchronously about every second.
            The topic is produced uncompressed (the embedded broker serves snappy/lz4 batches
-           about 8x slower, DESIGN.md section 3). Timed from the first message to the Nth
+           about 8x slower, docs/ARCHITECTURE.md, The embedded broker). Timed from the first message to the Nth
            (group join excluded).
   batching raw Producer, compression none, acks=all + idempotence: unbatched (batch.size=1,
            batch.num.messages=1, linger.ms=0) vs batch.size=16384 vs batch.size=1048576.

@@ -39,7 +39,8 @@ class PrettyJSONField(forms.JSONField):
 
 class StrategyConfigForm(forms.ModelForm):
     config = PrettyJSONField(widget=forms.Textarea(attrs={"rows": 40, "cols": 110, "style": "font-family:monospace"}),
-                             help_text="the strategy as the API's JSON (DESIGN.md 4.3); items keep their ids")
+                             help_text="the strategy as the API's JSON (docs/ARCHITECTURE.md, "
+                                       "Data contracts: strategy); items keep their ids")
 
     class Meta:
         model = Strategy

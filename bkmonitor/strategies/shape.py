@@ -1,4 +1,5 @@
-"""A stored strategy as the API's JSON (DESIGN.md 4.3 plus ids, version and times)."""
+"""A stored strategy as the API's JSON (docs/ARCHITECTURE.md, Data contracts: strategy; plus ids,
+version and times)."""
 from __future__ import annotations
 
 from typing import Any

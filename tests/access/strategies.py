@@ -1,4 +1,5 @@
-"""Strategy configs in the DESIGN.md 4.3 shape, as the strategy API returns them."""
+"""Strategy configs in the shape of docs/ARCHITECTURE.md (Data contracts: strategy), as the strategy
+API returns them."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
-"""Event strategy configs in the shape the strategy API returns, and custom event messages (DESIGN.md 4.2)."""
+"""Event strategy configs in the shape the strategy API returns, and custom event messages
+(docs/ARCHITECTURE.md, Data contracts: custom event message)."""
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
-"""Custom event messages (DESIGN.md 4.2) parse into the metric path's points, or are refused whole."""
+"""Custom event messages (docs/ARCHITECTURE.md, Data contracts: custom event message) parse into the
+metric path's points, or are refused whole."""
 from __future__ import annotations
 
 import pytest

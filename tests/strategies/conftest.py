@@ -42,7 +42,8 @@ def result_table(db) -> ResultTable:
 
 @pytest.fixture
 def config(result_table) -> dict[str, Any]:
-    """A fresh copy of the DESIGN.md 4.3 example, valid against the fixture's result table."""
+    """A fresh copy of the docs/ARCHITECTURE.md strategy example (Data contracts: strategy), valid against
+    the fixture's result table."""
     return copy.deepcopy(CONFIG)
 
 

@@ -21,7 +21,7 @@ def without_read_only(document: dict) -> dict:
 
 
 def expected_shape() -> dict:
-    """The DESIGN.md example after defaults are filled in."""
+    """The strategy example of docs/ARCHITECTURE.md (Data contracts: strategy) after defaults are filled in."""
     document = copy.deepcopy(CONFIG)
     document["labels"] = []
     document["items"][0]["query_configs"][0]["unit"] = ""

@@ -1,4 +1,4 @@
-"""Detection algorithms (DESIGN.md section 5) as pure functions over plain data.
+"""Detection algorithms (docs/ARCHITECTURE.md, Semantics: algorithms) as pure functions over plain data.
 
 Nothing in this package imports Django, Redis or the database: a detector is
 compiled once from an algorithm dict and then called with a value, the window

@@ -1,4 +1,4 @@
-"""The strategy index: enabled strategies (DESIGN.md 4.3 JSON) compiled once per
+"""The strategy index: enabled strategies (docs/ARCHITECTURE.md, Data contracts: strategy) compiled once per
 change into what the hot path needs: table -> metric -> aggregations -> items,
 with compiled conditions, levels in severity order and the history each item reads.
 

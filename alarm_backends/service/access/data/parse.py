@@ -1,4 +1,4 @@
-"""Metric messages in the bk-monitor real-time format (DESIGN.md 4.1).
+"""Metric messages in the bk-monitor real-time format (docs/ARCHITECTURE.md, Data contracts: metric message).
 
 One JSON object, or a JSON array of them, per Kafka message:
     {"time": 1573701305, "dimensions": {...}, "metrics": {"load1": 2.77}}

@@ -1,4 +1,5 @@
-"""Custom events in the bk-monitor report format (DESIGN.md 4.2), as metric points.
+"""Custom events in the bk-monitor report format, as metric points
+(docs/ARCHITECTURE.md, Data contracts: custom event message).
 
     {"data_id": 1500001,
      "data": [{"event_name": "disk_full", "event": {"content": "/data is 100% full"},
