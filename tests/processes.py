@@ -6,10 +6,17 @@ printed its banner, a thread keeps reading its output for the test to inspect.
 """
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
 import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alarm_backends.core.embedded.base import free_loopback_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Output:
@@ -63,3 +70,35 @@ def stop_process(proc: subprocess.Popen[str], timeout: float = 60) -> str:
     out = output_of(proc, wait=timeout)
     assert proc.returncode == 0, out
     return out
+
+
+@dataclass
+class MakeRun:
+    """`make run` started as a user starts it, in a session of its own, its output read as it comes."""
+
+    proc: subprocess.Popen[str]
+    port: int
+    env: dict[str, str]
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def output(self, wait: float = 10.0) -> str:
+        """Everything printed so far; after the process ended, all of it (the reader drains the pipe)."""
+        if self.reader is not None:
+            self.reader.join(wait)
+        return "".join(self.lines)
+
+
+def start_make_run(var_dir: Path) -> MakeRun:
+    """The README's run command on a free port and a var folder of its own, configured by nothing but
+    defaults: services the suite configured for itself (broker, Redis, database) are left out."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("BK_MONITOR_KAFKA", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"))}
+    port = free_loopback_port()
+    env.update({"BKM_VAR_DIR": str(var_dir), "PORT": str(port), "BKM_DEMO_ADMIN_PASSWORD": "pw-for-test"})
+    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    run = MakeRun(proc, port, env)
+    run.reader = threading.Thread(target=lambda: run.lines.extend(proc.stdout or []), daemon=True)
+    run.reader.start()
+    return run

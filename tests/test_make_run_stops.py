@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,22 +13,16 @@ from pathlib import Path
 import psutil
 import pytest
 
-from alarm_backends.core.embedded.base import free_loopback_port, port_accepts
+from alarm_backends.core.embedded.base import port_accepts
+from tests.processes import start_make_run
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = ("access: consuming", "alert: consuming")  # the consumers announce themselves once running
 
 
 def _start_make_run(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], int]:
-    port = free_loopback_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BK_MONITOR_KAFKA", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"))}
-    env.update({"BKM_VAR_DIR": str(tmp_path), "PORT": str(port), "BKM_DEMO_ADMIN_PASSWORD": "pw-for-test"})
-    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    lines: list[str] = []
-    threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True).start()
-    return proc, lines, port
+    run = start_make_run(tmp_path)
+    return run.proc, run.lines, run.port
 
 
 def _running_tree(proc: subprocess.Popen[str], lines: list[str], port: int) -> list[psutil.Process]:

@@ -6,31 +6,24 @@ import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import requests
 
-from alarm_backends.core.embedded.base import free_loopback_port, port_accepts
+from alarm_backends.core.embedded.base import port_accepts
+from tests.processes import ROOT, start_make_run
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_make_run_raises_the_demo_alerts_then_an_alert_from_a_users_own_metrics_and_stops_cleanly(tmp_path: Path) -> None:
-    port = free_loopback_port()
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("BK_MONITOR_KAFKA", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"))}
-    env.update({"BKM_VAR_DIR": str(tmp_path), "PORT": str(port), "BKM_DEMO_ADMIN_PASSWORD": "pw-for-test"})
-    proc = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
-    lines: list[str] = []
+def test_make_run_raises_the_demo_alerts_then_an_alert_from_a_users_own_metrics_and_stops_cleanly(
+        tmp_path: Path) -> None:
+    run = start_make_run(tmp_path)
+    proc, lines, port, env = run.proc, run.lines, run.port, run.env
     token = None
     first_alert = None
     try:
         deadline = time.monotonic() + 150
-        reader = threading.Thread(target=lambda: lines.extend(proc.stdout or []), daemon=True)
-        reader.start()
         while first_alert is None and time.monotonic() < deadline:
             assert proc.poll() is None, "\n".join(lines[-40:])
             if token is None:
@@ -62,8 +55,7 @@ def test_make_run_raises_the_demo_alerts_then_an_alert_from_a_users_own_metrics_
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-        reader.join(timeout=10)
-    output = "\n".join(lines)
+    output = run.output()
     assert "access: stopped after" in output and "alert: stopped after" in output, output[-3000:]
     assert "stopping embedded services" in output
     deadline = time.monotonic() + 10
