@@ -14,6 +14,12 @@ from bkmonitor.alerts.lifecycle import EVENT_TYPES, EventIn
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 MAX_EPOCH_SECONDS = 10**11  # year 5138; a larger value is almost certainly milliseconds
+#: The limits of what travels from a metric message into an event. The access stage checks a
+#: message's dimensions against these same names (service/access/data/parse.py) and dead-letters it
+#: there: a series the alert stage would refuse must never be accepted upstream, or it could never
+#: raise an alert and nobody would know (issue 12, section 3).
+TARGET_MAX_LENGTH = 255
+DIMENSION_INT_MIN, DIMENSION_INT_MAX = INT64_MIN, INT64_MAX
 MAX_DEPTH = 32
 SEVERITIES = (1, 2, 3)
 #: optional fields and their defaults; the ones that are required are checked in `parse_event`
@@ -35,9 +41,12 @@ def validate_event(event: Any) -> None:
     parse_event(event)
 
 
-def parse_event(event: Any, raw: bytes | None = None) -> tuple[EventIn, dict[str, Any]]:
+def parse_event(event: Any, raw: bytes | None = None, *,
+                not_after: float | None = None) -> tuple[EventIn, dict[str, Any]]:
     """The lifecycle's view of the event and the Event row's fields. `raw`: the JSON text the event
-    was decoded from, which lets the storability check run on bytes."""
+    was decoded from, which lets the storability check run on bytes. `not_after`: the latest event
+    time accepted (epoch seconds; the consumer passes the wall clock plus the allowed skew): one
+    event from the far future would otherwise open alerts no later event can ever recover."""
     if not isinstance(event, Mapping):
         raise InvalidEvent(None, f"an event must be a JSON object, not {type(event).__name__}")
     raw_id = event.get("event_id")
@@ -47,7 +56,7 @@ def parse_event(event: Any, raw: bytes | None = None) -> tuple[EventIn, dict[str
         _check_storable(event, event_id)
     check.string("event_id", max_length=128, blank=False)
     event_type = event.get("event_type", DEFAULT_EVENT_TYPE)
-    if event_type not in EVENT_TYPES:
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:  # a list is unhashable: refuse it by name
         raise InvalidEvent(event_id, f"event_type: must be one of {', '.join(sorted(EVENT_TYPES))}")
     row: dict[str, Any] = {
         "event_id": event_id,
@@ -61,7 +70,7 @@ def parse_event(event: Any, raw: bytes | None = None) -> tuple[EventIn, dict[str
         "dedupe_keys": check.typed("dedupe_keys", list),
         "dimensions": check.typed("dimensions", dict),
         "target_type": check.string("target_type", max_length=32),
-        "target": check.string("target", max_length=255),
+        "target": check.string("target", max_length=TARGET_MAX_LENGTH),
         "time": check.integer("time", 0, MAX_EPOCH_SECONDS),
         "value": check.number("value"),
         "origin_data": check.typed("origin_data", dict),
@@ -70,6 +79,9 @@ def parse_event(event: Any, raw: bytes | None = None) -> tuple[EventIn, dict[str
     }
     row["anomaly_time"] = check.integer("anomaly_time", 0, MAX_EPOCH_SECONDS) if "anomaly_time" in event \
         else row["time"]
+    if not_after is not None and max(row["time"], row["anomaly_time"]) > not_after:
+        raise check.fail("time", f"{max(row['time'], row['anomaly_time'])} is ahead of the wall clock by more "
+                         f"than the allowed skew (latest accepted {int(not_after)})")
     row["raw"] = dict(event)
     parsed = EventIn(
         event_id=row["event_id"], event_type=event_type, dedupe_md5=row["dedupe_md5"], time=row["time"],

@@ -10,38 +10,40 @@ Each event becomes a Point with metrics {event_name: 1}, so an event strategy
 `target` becomes the bk_target_ip dimension; the content stays out of the
 dimensions (it would make every event its own series) but is part of the
 point's identity, so two different events at the same second both count while
-a re-sent one does not. A message with any invalid event is rejected whole.
+a re-sent one does not. A message with any invalid event is rejected whole, and so is one with
+an event from further ahead than `not_after` (the same contract as metric points: data/parse.py).
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from alarm_backends.core.kafka.errors import InvalidMessage
-from alarm_backends.service.access.data.parse import Point, check_dimensions, decode, epoch_seconds
+from alarm_backends.service.access.data.parse import Point, check_dimensions, decode, epoch_seconds, shown
 
 
-def parse_event_message(raw: bytes | None) -> list[Point]:
+def parse_event_message(raw: bytes | None, not_after: float = math.inf) -> list[Point]:
     data = decode(raw)
     if not isinstance(data, dict):
         raise InvalidMessage(f"expected a JSON object, got {type(data).__name__}")
     data_id = data.get("data_id")
     if type(data_id) is not int or data_id <= 0:
-        raise InvalidMessage(f"'data_id' must be a positive integer, got {data_id!r}")
+        raise InvalidMessage(f"'data_id' must be a positive integer, got {shown(data_id)}")
     events = data.get("data")
     if not isinstance(events, list) or not events:
         raise InvalidMessage("'data' must be a non-empty array of events")
-    return [_point(event, i) for i, event in enumerate(events)]
+    return [_point(event, i, not_after) for i, event in enumerate(events)]
 
 
-def _point(event: Any, index: int) -> Point:
+def _point(event: Any, index: int, not_after: float) -> Point:
     where = f"event {index}"
     if not isinstance(event, dict):
         raise InvalidMessage(f"{where}: expected an object, got {type(event).__name__}")
     name = event.get("event_name")
     if not isinstance(name, str) or not name:
-        raise InvalidMessage(f"{where}: 'event_name' must be a non-empty string, got {name!r}")
+        raise InvalidMessage(f"{where}: 'event_name' must be a non-empty string, got {shown(name)}")
     timestamp = event.get("timestamp")
-    t = epoch_seconds(timestamp, where, "timestamp")
+    t = epoch_seconds(timestamp, where, "timestamp", not_after)
     body = event.get("event", {})
     if not isinstance(body, dict):
         raise InvalidMessage(f"{where}: 'event' must be an object")
@@ -54,4 +56,5 @@ def _point(event: Any, index: int) -> Point:
     dimensions = dict(check_dimensions(event.get("dimension", {}), where, "dimension"))
     if target:
         dimensions["bk_target_ip"] = target
+        check_dimensions(dimensions, where, "target")  # the target's NUL and length, as the alert stage checks them
     return Point(t, dimensions, {name: 1.0}, (timestamp, content, tuple(sorted(dimensions.items()))))
