@@ -108,7 +108,7 @@ def test_run_alert_manager_stops_on_sigterm_between_passes_and_serves_its_passes
     assert value(scrape(base), "bkm_alert_manager_passes_total", outcome="ok") == 1
     ready = requests.get(f"{base}/-/ready", timeout=10)
     assert ready.status_code == 200, ready.text
-    assert {check["name"] for check in ready.json()["checks"]} == {"database", "redis", "kafka", "loop"}
+    assert {check["name"] for check in ready.json()["checks"]} == {"database", "redis", "kafka", "loop", "outage"}
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=20)
     assert proc.returncode == 0 and rest.strip().endswith("alert manager: stopped after 1 passes")

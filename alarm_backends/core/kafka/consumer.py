@@ -83,6 +83,7 @@ class KafkaConsumer:
         self._positions: dict[TP, int] = {}
         self._skip_before: dict[TP, int] = {}  # seek-to-timestamp filter (broker answers per batch)
         self._down_since: float | None = None
+        self._verify_broker = False  # partitions were lost: see get_messages
         self._last_error: str = ""
         self._closed = False
         self._admin: AdminClient | None = None
@@ -183,6 +184,7 @@ class KafkaConsumer:
     def _on_lost(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         # The group moved on without us: committing is no longer possible; just forget.
         lost = self._forget(tps)
+        self._verify_broker = True
         REBALANCES.labels(self.group_id, "lost").inc()
         logger.warning("group %s: partitions lost %s", self.group_id, lost)
         if self.on_lost_listener and lost:
@@ -196,6 +198,12 @@ class KafkaConsumer:
         up would add up to `timeout` of latency to every batch."""
         if self._closed:
             raise ConsumerError("consumer is closed")
+        if self._verify_broker:
+            # Partitions are lost when the group coordinator stops answering (a broker that hangs
+            # keeps its connections open, so no error says so for a minute): make sure it answers
+            # before consuming on, so that the caller learns of an outage now (BrokerUnavailable).
+            self._verify_broker = False
+            self.check_broker()
         raw = self._consumer.consume(count, 0)
         if not raw and timeout > 0:
             first = self._consumer.poll(timeout)
@@ -219,6 +227,16 @@ class KafkaConsumer:
                     self._apply_backpressure(batch.ends)
             self.maybe_commit()
         return batch
+
+    def check_broker(self, timeout: float | None = None) -> None:
+        """The cluster answers a metadata request within `timeout`, or BrokerUnavailable: what a loop
+        riding out a broker outage retries before it consumes again."""
+        timeout = timeout if timeout is not None else self.broker_down_timeout
+        try:
+            self._consumer.list_topics(timeout=timeout)
+        except KafkaException as exc:
+            raise BrokerUnavailable(self.cluster.bootstrap_servers, self._last_error or str(exc), timeout) from None
+        self._down_since = None
 
     def _confirm_broker_down(self) -> None:
         try:

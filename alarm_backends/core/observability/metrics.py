@@ -30,6 +30,13 @@ ACCESS_LAST_CHECKPOINT = Gauge("bkm_access_last_checkpoint_timestamp_seconds",
                                "Wall-clock time of the last completed checkpoint", ["group"])
 ACCESS_WATERMARK = Gauge("bkm_access_watermark_timestamp_seconds",
                          "Event-time watermark of a partition at its last checkpoint", ["group", "topic", "partition"])
+ACCESS_STATE_REBUILDS = Counter("bkm_access_state_rebuilds",
+                                "Partitions resumed without their state (snapshot missing or dropped) after the "
+                                "group had committed offsets there: open alerts were re-read from the database",
+                                ["group"])
+ACCESS_IDLE_ADVANCES = Counter("bkm_access_idle_advances",
+                               "Times an idle, caught-up partition's event-time clock was moved to its topic's",
+                               ["group"])
 
 # alert builder
 ALERT_MESSAGES = Counter("bkm_alert_messages", "Event messages consumed by the alert builder", ["group"])
@@ -41,6 +48,15 @@ ALERT_TRANSACTION_SECONDS = Histogram(
     "bkm_alert_transaction_seconds", "One batch's database transaction (store events, dedupe, alert log)",
     ["group"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0))
 ALERTS_CHANGED = Counter("bkm_alerts_changed", "Alerts the builder opened, ended or updated", ["group", "kind"])
+
+# riding out outages (alarm_backends/core/resilience.py): per loop, set on each change of state, never per attempt
+DEPENDENCY_UP = Gauge("bkm_dependency_up", "1 while the loop reaches the dependency, 0 during an outage it rides out",
+                      ["group", "dependency"])
+PROCESS_DEGRADED = Gauge("bkm_process_degraded",
+                         "1 while the loop holds its uncommitted work through an outage and consumes nothing more",
+                         ["group"])
+OUTAGES = Counter("bkm_outages", "Outages of a dependency the loop rode out (counted when they begin)",
+                  ["group", "dependency"])
 
 # Celery worker
 # alert manager (run_alert_manager's loop; under Celery its passes are tasks, counted as such)

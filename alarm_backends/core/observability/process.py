@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from alarm_backends.core.observability.server import LoopProbe, MetricsServer, readiness, serve
+from alarm_backends.core.observability.server import LoopProbe, MetricsServer, Probe, readiness, serve
 
 logger = logging.getLogger("alarm_backends.observability")
 
@@ -34,7 +34,7 @@ def consumer_probe(name: str, runner: Any) -> LoopProbe:
     return LoopProbe(name, lambda: runner.last_step, float(settings.HEALTH_LOOP_STALL_SECONDS), assigned)
 
 
-def start_metrics(process: str, dependencies: Iterable[str], probes: Iterable[LoopProbe] = (),
+def start_metrics(process: str, dependencies: Iterable[str], probes: Iterable[Probe] = (),
                   say: Callable[[str], None] | None = None) -> MetricsServer | None:
     port = metrics_port(process)
     if port is None:

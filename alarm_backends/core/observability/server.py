@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import orjson
@@ -53,7 +53,13 @@ class LoopProbe:
         return Check(self.name, True, f"last step {age:.1f}s ago{extra}")
 
 
-def readiness(dependencies: Iterable[str], probes: Iterable[LoopProbe] = ()) -> Callable[[], Report]:
+class Probe(Protocol):
+    """Anything that reports its own readiness as a named Check (a LoopProbe, a loop's resilience.Outage)."""
+
+    def check(self) -> Check: ...
+
+
+def readiness(dependencies: Iterable[str], probes: Iterable[Probe] = ()) -> Callable[[], Report]:
     names, loops = tuple(dependencies), tuple(probes)
 
     def report() -> Report:

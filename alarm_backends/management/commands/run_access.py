@@ -6,15 +6,14 @@ consumer group, into the same event topic.
 
 Owns the loop, the signals and the drain: SIGTERM/SIGINT finish the current
 batch, checkpoint (events flushed, state snapshotted, offsets committed) and
-leave the group. Configured only by the environment (see config/settings.py).
+leave the group. An outage of the broker, Redis or the database does not stop
+it: it holds its work and retries until they are back (core/resilience.py). Configured only by the environment (see config/settings.py).
 """
 from __future__ import annotations
 
 import argparse
 import functools
 import logging
-import signal
-import threading
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +24,8 @@ from alarm_backends.core.kafka.defaults import default_cluster
 from alarm_backends.core.kafka.errors import TopicAlreadyExists
 from alarm_backends.core.kafka.topics import TopicManager
 from alarm_backends.core.observability.process import consumer_probe, start_metrics
+from alarm_backends.core.resilience import RetryPolicy
+from alarm_backends.core.stop_signals import stop_on_signals
 from alarm_backends.service.access.data.runner import AccessRunner, AccessSettings
 from alarm_backends.service.access.data.sources import load_strategies, redis_client, strategy_version
 from alarm_backends.service.access.types import ACCESS_TYPES
@@ -50,9 +51,7 @@ class Command(BaseCommand):
                             help="consumer group (default: BKM_ACCESS_DATA_GROUP or BKM_ACCESS_EVENT_GROUP)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        stop = stop_on_signals()
         ensure_event_topic()
         default_group = settings.ACCESS_EVENT_GROUP if options["type"] == "event" else settings.ACCESS_DATA_GROUP
         data_type_label = ACCESS_TYPES[options["type"]].data_type_label
@@ -64,13 +63,17 @@ class Command(BaseCommand):
                 lateness=settings.ACCESS_ALLOWED_LATENESS_SECONDS,
                 snapshot_interval=settings.ACCESS_SNAPSHOT_INTERVAL_SECONDS,
                 memory_seconds=settings.ACCESS_HISTORY_MEMORY_SECONDS,
+                idle_seconds=settings.ACCESS_IDLE_SECONDS,
                 timezone=settings.TIME_ZONE,
+                max_future=settings.ACCESS_MAX_FUTURE_SECONDS,
+                retry=RetryPolicy.from_settings(),
             ),
             cluster=default_cluster(), redis_client=redis_client(),
             load_strategies=functools.partial(load_strategies, data_type_label), strategy_version=strategy_version,
         )
         metrics = start_metrics("access_event" if options["type"] == "event" else "access",
-                                ("database", "redis", "kafka"), [consumer_probe("loop", runner)], say=self.stdout.write)
+                                ("database", "redis", "kafka"), [consumer_probe("loop", runner), runner.outage],
+                                say=self.stdout.write)
         self.stdout.write(f"access: consuming {runner.index.topics or 'nothing yet'} "
                           f"as group {runner.settings.group_id}")
         self.stdout.flush()

@@ -10,12 +10,14 @@ Kafka here, and Redis only for look-backs longer than the in-memory horizon
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from alarm_backends.core.faults import INFRASTRUCTURE_ERRORS, describe
 from alarm_backends.core.kafka.errors import InvalidMessage
 from alarm_backends.service.access.data.columns import Closing, Column
 from alarm_backends.service.access.data.history import ColumnHistory, LongHistory, RowHistory
@@ -33,8 +35,13 @@ DAY = 86_400
 DEFAULT_RULE = RecoveryRule.of({})
 NO_DATA_CLOSE_SECONDS = 30 * 60
 FORGET_AFTER = 2 * DAY  # a series silent this long, with nothing open, is forgotten
+SEED_GRACE = 30 * 60  # as access/rebuild.py: how long (event time) a seed waits for its series
 
-Parser = Callable[[bytes | None], list[Point]]  # raises InvalidMessage
+if TYPE_CHECKING:
+    from alarm_backends.service.access.rebuild import SeedClaims
+
+# (raw message, latest event time accepted) -> points; raises InvalidMessage
+Parser = Callable[[bytes | None, float], list[Point]]
 
 
 class ClosedWindow(NamedTuple):
@@ -48,12 +55,14 @@ class ClosedWindow(NamedTuple):
 class AccessProcessor:
     def __init__(self, index: StrategyIndex, *, long_history: LongHistory | None = None,
                  memory_seconds: int = 3 * 3600, tz: ZoneInfo | None = None,
-                 parser: Parser = parse_metric_message) -> None:
+                 parser: Parser = parse_metric_message, max_future: float = 300.0) -> None:
         self.parser = parser
+        self.max_future = max_future  # how far ahead of the wall clock a point may be (seconds)
         self.long_history = long_history
         self.memory_seconds = memory_seconds
         self.tz = tz or ZoneInfo("UTC")
         self.windows_closed = 0  # all partitions', for the stage's metrics
+        self.claims: SeedClaims | None = None  # set by the runner: seeds claimed across the group
         self.index = index
 
     def ingest(self, state: PartitionState, topic: str, raw: bytes | None) -> int:
@@ -67,8 +76,17 @@ class AccessProcessor:
     def ingest_many(self, state: PartitionState, topic: str, raws: Sequence[bytes | None]
                     ) -> tuple[int, list[tuple[int, InvalidMessage]]]:
         """ingest() over consecutive messages of one partition: the (point, group) filings, and
-        the position and error of each invalid message (nothing of it is filed)."""
+        the position and error of each invalid message (nothing of it is filed).
+
+        A message is applied whole or not at all: the parser checks all of it against the contract
+        (docs/ARCHITECTURE.md, Data contracts: metric message) before any point is filed, and any
+        exception it raises, whatever its type, is that message's fault and rejects it with nothing
+        filed. Filing only uses values the contract admitted (scalars of bounded size, times that are
+        positive and not ahead), so it raises for no message; if it ever did, that is our bug and it
+        propagates: the process stops before its next checkpoint, and the half-filed message, never
+        snapshotted, is replayed by whoever resumes the partition from its last snapshot."""
         parser = self.parser
+        not_after = int(time.time() + self.max_future)  # once per run; an int compares faster with the times
         groups = self._groups_by_topic.get(topic, ())
         windows = state.windows
         open_windows, tables, lateness = windows.open, state.tables, windows.lateness
@@ -78,9 +96,14 @@ class AccessProcessor:
         try:
             for position, raw in enumerate(raws):
                 try:
-                    points = parser(raw)
+                    points = parser(raw, not_after)
                 except InvalidMessage as exc:
                     invalid.append((position, exc))
+                    continue
+                except INFRASTRUCTURE_ERRORS:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the message's fault (see the docstring)
+                    invalid.append((position, InvalidMessage(describe(exc))))
                     continue
                 for point in points:
                     t, metrics = point.time, point.metrics
@@ -195,6 +218,9 @@ class AccessProcessor:
             slot = int(slots[i])
             self._close_series(agg, mem, slot, table.keys[slot], column, i, [bool(f[i]) for f in flags],
                                bool(gap[i]), int(last[i]) if known[i] else None, events)
+        seeded = state.seeds.get(agg.uid)
+        if seeded:
+            self._claim_seeds(state, agg, table, seeded, slots)
         mem.last_closed[slots] = t
         mem.last_value[slots] = values
         if horizon:
@@ -307,11 +333,54 @@ class AccessProcessor:
             level=fired.level, t=t, value=window.value, points=window.points,
             anomaly_times=prune(anomalies[fired.level], t, fired.span), previous=previous)
 
+    def _claim_seeds(self, state: PartitionState, agg: AggSpec, table: SeriesTable,
+                     seeded: dict[int, tuple[int, float]], slots: np.ndarray) -> None:
+        """A rebuilt series that closes a window here lives here: from now on it is ordinary state,
+        and the group's other partitions holding the same seed are told to let it go."""
+        found = [slot for slot in slots.tolist() if slot in seeded]
+        if not found:
+            return
+        for slot in found:
+            del seeded[slot]
+        if not seeded:
+            del state.seeds[agg.uid]
+        if self.claims is not None:
+            self.claims.claim([(agg.group_uid, table.keys[slot]) for slot in found])  # type: ignore[misc]
+
+    def _settle_seeds(self, state: PartitionState, watermark: int) -> None:
+        """Seeds not seen here within SEED_GRACE of event time: one claimed by another partition is
+        dropped quietly; an unclaimed one (its series is gone) becomes a silent series whose last
+        window is its alert's latest event, which the scan then ends by the no-data rules at a time
+        that depends on the alert only (the same event id on every partition)."""
+        if state.seeded_since is None:
+            state.seeded_since = watermark
+        if watermark - state.seeded_since < SEED_GRACE:
+            return
+        seeds = [(uid, slot, seen) for uid, by_slot in state.seeds.items() for slot, seen in by_slot.items()]
+        series: list[tuple[str, tuple[Any, ...]]] = []
+        for uid, slot, _seen in seeds:
+            mem = state.memory.get(uid)
+            table = state.tables.get(mem.group) if mem is not None else None
+            key = table.keys[slot] if table is not None and slot < len(table.keys) else None
+            series.append((mem.group, key) if mem is not None and key is not None else ("", ()))
+        claimed = self.claims.claimed(series) if self.claims is not None else [False] * len(seeds)
+        for (uid, slot, (t, value)), taken, (group, _key) in zip(seeds, claimed, series, strict=True):
+            mem = state.memory.get(uid)
+            if mem is None or not group or mem.last_closed[slot] != NEVER:
+                continue
+            if taken:
+                mem.items.pop(slot, None)
+            else:
+                mem.last_closed[slot], mem.last_value[slot] = t, value
+        state.seeds, state.seeded_since = {}, None
+
     def _scan_silence(self, state: PartitionState, events: list[Event], full: bool) -> None:
         """Series that went silent: no-data events, and alerts that -nodata recovery ends. Series
         silent for FORGET_AFTER with nothing alerting are forgotten; once an event-hour (`full`)
         their slots are released for new series."""
         watermark = state.windows.watermark
+        if state.seeds:
+            self._settle_seeds(state, watermark)
         aggs = self.index.aggs
         for uid, mem in state.memory.items():
             agg = aggs.get(uid)

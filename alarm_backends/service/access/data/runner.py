@@ -12,6 +12,13 @@ deterministic, re-emit exactly the events that were lost, with the same ids.
 Without a snapshot a partition starts from its committed offset. A snapshot records the
 cluster and topic incarnation (topic id) its offset belongs to; one from elsewhere, or whose
 offset lies outside the partition's watermarks, is dropped with a warning, never resumed.
+
+Outages (alarm_backends/core/resilience.py): when the broker, Redis or the database cannot be
+reached, the loop stops consuming, keeps its state and the batches not yet checkpointed, and
+retries (resume: the services answer, then the checkpoint) with capped backoff until they are
+back; after an outage every partition's snapshot is rewritten, so a Redis that came back empty
+gets them all. A batch that fails half-way is never checkpointed: half of it is in the state,
+so the runner stops without saving anything and the partitions replay from their last snapshot.
 """
 from __future__ import annotations
 
@@ -27,19 +34,28 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import redis
+from django.db import DatabaseError
 from confluent_kafka import Message
 
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
 from alarm_backends.core.kafka.commit import TP, Batch
 from alarm_backends.core.kafka.consumer import KafkaConsumer
 from alarm_backends.core.kafka.dlq import DeadLetterPolicy, DeadLetterQueue
-from alarm_backends.core.kafka.errors import InvalidMessage
+from alarm_backends.core.kafka.errors import InvalidMessage, KafkaStorageError
 from alarm_backends.core.kafka.producer import KafkaProducer
-from alarm_backends.core.observability.metrics import AccessStage
+from alarm_backends.core.observability.metrics import ACCESS_IDLE_ADVANCES, ACCESS_STATE_REBUILDS, AccessStage
+from alarm_backends.core.resilience import (
+    HOLDING_PRODUCER,
+    Outage,
+    RetryPolicy,
+    dependency_of,
+    reset_connections,
+)
 from alarm_backends.service.access.data.history import LongHistory
 from alarm_backends.service.access.data.index import StrategyIndex
 from alarm_backends.service.access.data.processor import AccessProcessor
 from alarm_backends.service.access.data.state import Origin, PartitionState, stale_snapshot
+from alarm_backends.service.access.rebuild import SeedClaims, open_alerts, seed
 from alarm_backends.service.access.types import ACCESS_TYPES
 from alarm_backends.service.trigger.event import Event
 
@@ -50,6 +66,7 @@ def progress_key(group_id: str) -> str:
     return f"bkm:access:progress:{group_id}"
 
 CLOSE_EVERY = 500  # messages between window-closing passes inside a batch
+IDLE_CHECK_EVERY = 2.0  # seconds between idle checks (one watermark request for the quiet partitions)
 StrategySource = Callable[[], tuple[list[dict[str, Any]], dict[str, str]]]  # (strategies, topic by table)
 VersionSource = Callable[[], str]
 
@@ -67,6 +84,9 @@ class AccessSettings:
     timezone: str = "UTC"
     consumer_config: dict[str, Any] | None = None
     access_type: str = "data"  # a key of ACCESS_TYPES: metric or custom event topics
+    idle_seconds: float = 180.0  # a caught-up partition silent this long follows its topic's clock
+    retry: RetryPolicy = RetryPolicy()  # backoff while the broker, Redis or the database is down
+    max_future: float = 300.0  # a point further ahead of the wall clock is dead-lettered (seconds)
 
 
 class AccessRunner:
@@ -78,14 +98,17 @@ class AccessRunner:
         self._load_strategies = load_strategies
         self._strategy_version = strategy_version
         self._on_events = on_events
-        self.producer = KafkaProducer.get_instance(cluster)
+        self.producer = KafkaProducer.get_instance(cluster, config=HOLDING_PRODUCER)
         self.dead_letters = DeadLetterQueue(self.producer, DeadLetterPolicy())
         self.states: dict[TP, PartitionState] = {}
         self.access_type = ACCESS_TYPES[settings.access_type]
         self.index = StrategyIndex([], {}, data_type_label=self.access_type.data_type_label)
         self.processor = AccessProcessor(self.index, long_history=LongHistory(redis_client),
                                          memory_seconds=settings.memory_seconds, tz=ZoneInfo(settings.timezone),
-                                         parser=self.access_type.parser)
+                                         parser=self.access_type.parser, max_future=settings.max_future)
+        self.processor.claims = SeedClaims(redis_client, settings.group_id)
+        self._idle_since: dict[TP, tuple[int | None, float]] = {}  # offset, and since when (monotonic)
+        self._last_idle_check = time.monotonic()
         self._pending: list[Batch] = []
         self._dirty: set[TP] = set()
         self._last_snapshot = time.monotonic()
@@ -100,6 +123,9 @@ class AccessRunner:
         self.events = 0
         self.stage = AccessStage(settings.group_id)
         self.last_step = time.monotonic()  # read by the readiness probe
+        self.outage = Outage(settings.group_id, ("kafka", "redis", "database"), settings.retry)
+        self._torn = False  # a batch is being applied: its partitions' state is half-updated until it ends
+        self._save_state = True  # False once the state must not be checkpointed any more (see close)
         self.reload(force=True)
 
     # strategies
@@ -133,17 +159,55 @@ class AccessRunner:
 
     # the loop
     def run(self, stop: threading.Event) -> None:
+        """Step until `stop`, riding out outages. Any other failure stops the loop; a batch that failed
+        half-way is then not checkpointed (close), so nothing half-done is ever saved as complete."""
+        completed = False
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception as exc:
+                    if not self._ride_out(exc, stop):
+                        raise
+            completed = True
         finally:
-            self.close()
+            self.close(checkpoint=completed)
+
+    def _ride_out(self, exc: Exception, stop: threading.Event) -> bool:
+        """Hold the work through an outage until the services answer and it is checkpointed (True), or
+        refuse (False): not an outage, or a batch was cut half-way, which no retry can make whole."""
+        dependency = dependency_of(exc)
+        if dependency is None or self._torn:
+            if self._torn:
+                logger.error("access group %s: a batch failed half-way (%s: %s); its partitions' state is not "
+                             "saved, they replay from their last snapshot", self.settings.group_id,
+                             type(exc).__name__, exc)
+            return False
+        self.outage.failed(dependency, exc)
+        reset_connections(dependency)
+        self._dirty |= set(self.states)  # a Redis that came back empty gets every snapshot back, idle ones too
+        self.outage.ride_out(self._resume, stop, heartbeat=self._beat)
+        return True
+
+    def _resume(self) -> None:
+        """What must go through before consuming again: the broker, Redis and the database answer (the
+        strategy version), then the work held is checkpointed."""
+        self.consumer.check_broker()
+        self.redis.ping()
+        self.reload()
+        self.checkpoint()
+
+    def _beat(self) -> None:
+        self.last_step = time.monotonic()  # alive and retrying; the outage probe says why it is not ready
 
     def step(self) -> int:
         self._maybe_reload()
         batch = self.consumer.get_messages(self.settings.batch_size, self.settings.poll_timeout)
         if batch:
+            self._torn = True  # until the whole batch is in the state: a failure in between must not be saved
             self._process(batch)
+            self._torn = False
+        self._check_idle()
         # at least snapshot_interval apart, and never more than ~20% of the time in checkpoints
         if time.monotonic() - self._last_snapshot >= max(self.settings.snapshot_interval,
                                                          4 * self._checkpoint_seconds):
@@ -240,11 +304,27 @@ class AccessRunner:
         self._checkpoint_seconds = self._last_snapshot - started
         self.stage.checkpoint(self._checkpoint_seconds, watermarks, set(self.states))
 
-    def close(self) -> None:
+    def close(self, checkpoint: bool = True) -> None:
+        """Checkpoint and leave the group. Without `checkpoint`, or after a batch failed half-way, nothing
+        is saved (the hand-over on leaving included): the partitions replay from their last snapshot."""
+        self._save_state = checkpoint and not self._torn
         try:
-            self.checkpoint()
+            if self._save_state:
+                self._final_checkpoint()
         finally:
             self.consumer.close()
+
+    def _final_checkpoint(self) -> None:
+        try:
+            self.checkpoint()
+        except Exception as exc:
+            dependency = dependency_of(exc)
+            if dependency is None:
+                raise
+            self._save_state = False  # the hand-over would only wait on the same outage
+            logger.warning("access group %s: stopping during an outage of %s (%s); the work since the last "
+                           "checkpoint is not committed and is replayed from the last snapshot",
+                           self.settings.group_id, dependency, exc)
 
     @property
     def progress_key(self) -> str:
@@ -265,6 +345,8 @@ class AccessRunner:
         origins = self._origins(gained)
         usable = self._usable_snapshots(saved, origins)
         starts: dict[TP, int] = {}
+        stateless = [key for key in gained if key not in usable]
+        committed = self.consumer.committed() if stateless else {}
         for key in gained:
             state = usable.get(key) or PartitionState(self.settings.lateness)
             state.origin = origins[key]  # from here on its offsets are this incarnation's
@@ -272,7 +354,87 @@ class AccessRunner:
             if state.offset is not None:
                 starts[key] = state.offset
         logger.info("access: gained %s, resuming from snapshots at %s", gained, starts)
+        # consumed before (a committed offset) yet without state: its open alerts must not be orphaned
+        rebuilt = [key for key in stateless if committed.get(key) is not None]
+        for key in rebuilt:
+            self.states[key].offset = committed[key]  # where its state now stands (the consumer resumes there)
+        if rebuilt:
+            self._rebuild(rebuilt)
         return starts
+
+    def _rebuild(self, keys: list[TP]) -> None:
+        """Seed the open alerts of the items read from these partitions' topics (access/rebuild.py)."""
+        for key in keys:
+            logger.warning("access group %s: resuming %s[%d] without state: rebuilding open alerts from the "
+                           "database", self.settings.group_id, *key)
+        ACCESS_STATE_REBUILDS.labels(self.settings.group_id).inc(len(keys))
+        topics = {topic for topic, _ in keys}
+        items = [item for topic in topics for group in self.index.groups_for_topic(topic)
+                 for agg in group.aggs for item in agg.items]
+        try:
+            alerts = open_alerts(items)
+        except DatabaseError as exc:
+            # a rebalance callback must not die; the alerts stay open until the manager or a later rebuild
+            logger.error("access group %s: could not read the open alerts to rebuild %s: %s; their recoveries "
+                         "will not be emitted by this assignment", self.settings.group_id, keys, exc)
+            return
+        for key in keys:
+            count = seed(self.states[key], self.index, key[0], alerts)
+            self._dirty.add(key)
+            logger.info("access group %s: %s[%d] rebuilt with %d open alerts", self.settings.group_id, *key, count)
+
+    # idle partitions
+    def _check_idle(self) -> None:
+        """A partition that got no message for `idle_seconds` while caught up follows its topic's
+        event-time clock (the highest max_time of the group's other partitions, never past the wall
+        clock), so its silent series still get no-data and their alerts close. A partition behind
+        (lag) is never idle: a backlog is not silence. docs/ARCHITECTURE.md, Semantics: idle partitions."""
+        now = time.monotonic()
+        if now - self._last_idle_check < IDLE_CHECK_EVERY:
+            return
+        self._last_idle_check = now
+        for key in [k for k in self._idle_since if k not in self.states]:
+            del self._idle_since[key]
+        for key, state in self.states.items():
+            seen = self._idle_since.get(key)
+            if seen is None or seen[0] != state.offset:
+                self._idle_since[key] = (state.offset, now)
+        quiet = [key for key, (offset, since) in self._idle_since.items()
+                 if offset is not None and now - since >= self.settings.idle_seconds]
+        if not quiet:
+            return
+        try:
+            clocks = self._topic_clocks({topic for topic, _ in quiet})
+            candidates = [key for key in quiet if clocks.get(key, 0) > self.states[key].windows.max_time]
+            highs = self.consumer.watermarks(candidates) if candidates else {}
+        except (redis.RedisError, KafkaStorageError) as exc:
+            logger.warning("access group %s: idle check skipped: %s", self.settings.group_id, exc)
+            return
+        advanced = set()
+        for key in candidates:
+            state = self.states[key]
+            if state.offset is not None and state.offset >= highs[key][1]:
+                state.windows.max_time = clocks[key]
+                advanced.add(key)
+        if advanced:
+            ACCESS_IDLE_ADVANCES.labels(self.settings.group_id).inc(len(advanced))
+            self._close(advanced)
+            self._dirty |= advanced  # the advanced clock goes into the snapshot: replays resume from it
+
+    def _topic_clocks(self, topics: set[str]) -> dict[TP, int]:
+        """Per partition of these topics: the highest max_time of the topic's other partitions (this
+        process's, and the group's progress records written recently), capped at the wall clock."""
+        latest: dict[TP, int] = {key: s.windows.max_time for key, s in self.states.items() if key[0] in topics}
+        fresh_after = time.time() - self.settings.idle_seconds - 2 * self.settings.snapshot_interval
+        for field, raw in self.redis.hgetall(self.progress_key).items():
+            topic, _, partition = field.decode().rpartition(":")
+            record = orjson.loads(raw)
+            key = (topic, int(partition))
+            if topic in topics and key not in self.states and record.get("updated", 0) >= fresh_after:
+                latest[key] = max(latest.get(key, 0), int(record.get("max_time") or 0))
+        wall = int(time.time())
+        return {key: min(wall, max((t for k, t in latest.items() if k[0] == key[0] and k != key), default=0))
+                for key in self.states if key[0] in topics}
 
     def _origins(self, keys: list[TP]) -> dict[TP, Origin]:
         cluster_id, topic_ids = self.consumer.identities({topic for topic, _ in keys})
@@ -305,7 +467,14 @@ class AccessRunner:
         return usable
 
     def _on_revoke(self, lost: list[TP]) -> None:
-        self.checkpoint(only=set(lost))
+        if self._save_state:
+            try:
+                self.checkpoint(only=set(lost))
+            except Exception as exc:
+                if dependency_of(exc) is None:
+                    raise
+                logger.warning("access group %s: could not hand over %s with their state (%s); the new owner "
+                               "replays them from their last snapshot", self.settings.group_id, lost, exc)
         for key in lost:
             self.states.pop(key, None)
             self._dirty.discard(key)

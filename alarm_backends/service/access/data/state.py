@@ -227,6 +227,11 @@ class PartitionState:
         self.nodata_scanned = 0  # watermark minute of the last silence scan
         self.agg_seen: dict[str, int] = {}  # aggregation uid -> start of its latest closed window here
         self.origin: Origin | None = None  # where `offset` belongs; None: unknown (a format 4 snapshot)
+        # Series whose item state was rebuilt from open alerts (access/rebuild.py) and not seen here since:
+        # aggregation uid -> slot -> (window of the alert's latest event, its value). Their series may
+        # live on another partition: see AccessProcessor._settle_seeds.
+        self.seeds: dict[str, dict[int, tuple[int, float]]] = {}
+        self.seeded_since: int | None = None  # the watermark when the seeds were first scanned
 
     def table(self, group: str) -> SeriesTable:
         table = self.tables.get(group)
@@ -263,6 +268,7 @@ class PartitionState:
         for uid in aggs:
             self.agg_seen.pop(uid, None)
             self.memory.pop(uid, None)
+            self.seeds.pop(uid, None)
         if items:
             for mem in self.memory.values():
                 for slot in list(mem.items):
@@ -279,6 +285,8 @@ class PartitionState:
             "origin": self.origin.dump() if self.origin is not None else None,
             "fingerprints": fingerprints, "windows": self.windows.dump(),
             "nodata_scanned": self.nodata_scanned, "agg_seen": self.agg_seen,
+            "seeds": [[uid, [[slot, t, v] for slot, (t, v) in by_slot.items()]] for uid, by_slot in self.seeds.items()],
+            "seeded_since": self.seeded_since,
             "tables": {uid: table.dump() for uid, table in self.tables.items()},
             "memory": {uid: mem.dump(used.get(mem.group, 0), fingerprints) for uid, mem in self.memory.items()},
         }, option=orjson.OPT_SERIALIZE_NUMPY)
@@ -299,6 +307,9 @@ class PartitionState:
         state.windows = WindowSet.load(data["windows"], lateness, intervals)
         state.nodata_scanned = data.get("nodata_scanned", 0)
         state.agg_seen = {uid: t for uid, t in data.get("agg_seen", {}).items() if uid in index.aggs}
+        state.seeds = {uid: {slot: (t, v) for slot, t, v in by_slot}
+                       for uid, by_slot in data.get("seeds", []) if uid in index.aggs}
+        state.seeded_since = data.get("seeded_since")
         state.tables = {uid: SeriesTable.load(keys) for uid, keys in data["tables"].items() if uid in intervals}
         unchanged = {uid for uid, fp in index.fingerprints.items() if saved.get(uid) == fp}
         for uid, dumped in data["memory"].items():
