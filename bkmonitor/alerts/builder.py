@@ -7,13 +7,12 @@ changes nothing. Queries are per batch, not per event.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Count, F, Max
+from django.db.models import Max
 
 from bkmonitor.alerts.lifecycle import (
     ABNORMAL,
@@ -22,11 +21,12 @@ from bkmonitor.alerts.lifecycle import (
     EventIn,
     Limits,
     LogEntry,
-    Qos,
     Series,
     apply_event,
 )
 from bkmonitor.alerts.bulk import insert_rows
+from bkmonitor.alerts.qos import minute_key
+from bkmonitor.alerts.qos_store import judge, lock_minutes, log_displaced, read_minutes
 from bkmonitor.alerts.store import (
     chunks,
     limits_from_settings,
@@ -95,23 +95,35 @@ def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) ->
     new = sorted((item for event_id, item in parsed.items() if event_id not in stored), key=lambda i: i[0].sort_key)
     if not new:
         return BuildResult(0, len(stored))
+    # QoS minute locks first: every batch that may open alerts takes them before any alert lock.
+    minutes = read_minutes(lock_minutes(minute_key(e.strategy_id, e.severity, e.time)
+                                        for e, _ in new if e.event_type in OPENING_TYPES))
     series = _load_series(sorted({e.dedupe_md5 for e, _ in new}), min(e.time for e, _ in new), limits)
-    qos = Qos(limits.qos_per_minute, _qos_counts([e for e, _ in new if e.event_type in OPENING_TYPES]))
+    loaded = {state.id: state for s in series.values() for state in (s.abnormal, s.last_ended)
+              if state is not None and state.id is not None}
 
     logs: list[LogEntry] = []
     touched: dict[int, AlertState] = {}  # id(state) -> state, in first-touch order
     opened: list[AlertState] = []
     ended: list[AlertState] = []
     event_alerts: list[AlertState | None] = []
+    opened_by: dict[int, str] = {}  # id(alert) -> the event that opened it
     for event, _ in new:
-        outcome = apply_event(series[event.dedupe_md5], event, qos, limits)
+        outcome = apply_event(series[event.dedupe_md5], event, limits)
         logs.extend(outcome.logs)
         opened.extend(outcome.opened)
+        opened_by.update((id(alert), event.event_id) for alert in outcome.opened)
         ended.extend(outcome.ended)
         event_alerts.append(outcome.alert)
         for entry in outcome.logs:
             if entry.alert is not None:
                 touched.setdefault(id(entry.alert), entry.alert)
+
+    judgement = judge(minutes, opened, opened_by, loaded, limits.qos_per_minute, limits.qos_settle)
+    displaced_elsewhere = log_displaced(judgement, limits.qos_per_minute)
+    logs.extend(judgement.logs)
+    for state in judgement.touched:
+        touched.setdefault(id(state), state)
 
     _write_alerts(list(touched.values()))
     insert_rows(Event, [{**row, "alert_id": alert.id if alert is not None else None}
@@ -125,7 +137,8 @@ def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) ->
         opened=[a.id for a in opened if a.id is not None],
         ended=[a.id for a in ended if a.id is not None],
         updated=[a.id for a in touched.values()
-                 if a.dirty and a.id is not None and id(a) not in opened_ids and id(a) not in ended_ids])
+                 if a.dirty and a.id is not None and id(a) not in opened_ids and id(a) not in ended_ids]
+        + displaced_elsewhere)
 
 
 def _stored_event_ids(event_ids: list[str]) -> set[str]:
@@ -156,22 +169,6 @@ def _load_series(keys: list[str], min_time: int, limits: Limits) -> dict[str, Se
         for key, time in changes:
             series[key].changes.append(time)
     return series
-
-
-def _qos_counts(opening: list[EventIn]) -> dict[tuple[int, int, int], int]:
-    """Alerts already opened per (strategy_id, severity, minute) in the minutes this batch may open alerts in."""
-    if not opening:
-        return {}
-    low = min(e.time for e in opening) // 60 * 60
-    high = (max(e.time for e in opening) // 60 + 1) * 60
-    counts: dict[tuple[int, int, int], int] = defaultdict(int)
-    for part in chunks(sorted({e.strategy_id for e in opening})):
-        rows = (Alert.objects.filter(strategy_id__in=part, open_time__gte=low, open_time__lt=high)
-                .annotate(minute=F("open_time") / 60).values("strategy_id", "severity", "minute")
-                .annotate(n=Count("id")).order_by())
-        for row in rows:
-            counts[(row["strategy_id"], row["severity"], row["minute"])] += row["n"]
-    return counts
 
 
 def _write_alerts(alerts: Iterable[AlertState]) -> None:

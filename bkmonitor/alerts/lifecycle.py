@@ -1,4 +1,4 @@
-"""The alert lifecycle (docs/ARCHITECTURE.md, Semantics: alert lifecycle, QoS, flapping) as plain
+"""The alert lifecycle (docs/ARCHITECTURE.md, Semantics: alert lifecycle, flapping) as plain
 functions over plain data.
 
 One Series per dedupe_md5 holds its ABNORMAL alert (if any), its most recent ended alert and the event
@@ -16,12 +16,12 @@ OPENING_TYPES = frozenset({"anomaly", "no_data"})
 STATUS_TYPES = frozenset({"recovering", "recovered", "closed"})
 EVENT_TYPES = OPENING_TYPES | STATUS_TYPES
 REPLACED_REASON = "a more severe alert replaced it"
-SECONDS_PER_MINUTE = 60
 
 
 @dataclass(frozen=True)
 class Limits:
     qos_per_minute: int = 100
+    qos_settle: int = 120  # event-time seconds after its minute's end until a minute's QoS verdicts are final
     flapping_changes: int = 6
     flapping_window: int = 3600
     flapping_stable: int = 1800
@@ -112,27 +112,17 @@ class Outcome:
         self.logs.append(LogEntry(alert, dedupe_md5, time, op, event_id, description))
 
 
-class Qos:
-    """New alerts per (strategy_id, severity, event-time minute); beyond the limit they are blocked."""
+def apply_event(series: Series, event: EventIn, limits: Limits) -> Outcome:
+    """Apply one new event to its series (events of a series must come in EventIn.sort_key order).
 
-    def __init__(self, limit: int, counts: Mapping[tuple[int, int, int], int] | None = None) -> None:
-        self.limit = limit
-        self.counts: dict[tuple[int, int, int], int] = dict(counts or {})
-
-    def admit(self, strategy_id: int, severity: int, time: int) -> bool:
-        key = (strategy_id, severity, time // SECONDS_PER_MINUTE)
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key] <= self.limit
-
-
-def apply_event(series: Series, event: EventIn, qos: Qos, limits: Limits) -> Outcome:
-    """Apply one new event to its series (events of a series must come in EventIn.sort_key order)."""
+    QoS is not decided here: whether a new alert is blocked depends on the other alerts of its minute,
+    which the builder decides per batch (bkmonitor/alerts/qos.py)."""
     outcome = Outcome()
     current = series.abnormal
     if current is not None and current.is_flapping:
         _end_flapping_if_stable(current, event.time, event.event_id, limits, outcome)
     if event.event_type in OPENING_TYPES:
-        _apply_anomaly(series, event, qos, limits, outcome)
+        _apply_anomaly(series, event, limits, outcome)
     else:
         _apply_status(series, event, outcome)
     return outcome
@@ -162,7 +152,7 @@ def _why(event: EventIn) -> str:
     return f": {event.reason}" if event.reason else ""
 
 
-def _apply_anomaly(series: Series, event: EventIn, qos: Qos, limits: Limits, outcome: Outcome) -> None:
+def _apply_anomaly(series: Series, event: EventIn, limits: Limits, outcome: Outcome) -> None:
     current = series.abnormal
     if current is None:
         ended = series.last_ended
@@ -171,7 +161,7 @@ def _apply_anomaly(series: Series, event: EventIn, qos: Qos, limits: Limits, out
             outcome.log(ended, series.dedupe_md5, event.time, "LATE_EVENT", event.event_id,
                         f"late event after the alert ended (event time {event.time} <= end time {ended.end_time})")
             return
-        _open(series, event, qos, limits, outcome)
+        _open(series, event, limits, outcome)
         return
     if event.severity < current.severity:
         current.latest_reason = f"{REPLACED_REASON} (severity {event.severity}){_why(event)}"
@@ -179,7 +169,7 @@ def _apply_anomaly(series: Series, event: EventIn, qos: Qos, limits: Limits, out
              close_reason=REPLACED_REASON,
              description=f"closed: a more severe alert replaced it (severity {event.severity} "
                          f"< {current.severity})")
-        _open(series, event, qos, limits, outcome)
+        _open(series, event, limits, outcome)
         return
     outcome.alert = current
     if event.time < current.begin_time:
@@ -235,7 +225,7 @@ def _apply_status(series: Series, event: EventIn, outcome: Outcome) -> None:
              description=f"closed: {reason}")
 
 
-def _open(series: Series, event: EventIn, qos: Qos, limits: Limits, outcome: Outcome) -> None:
+def _open(series: Series, event: EventIn, limits: Limits, outcome: Outcome) -> None:
     alert = AlertState(
         dedupe_md5=series.dedupe_md5, alert_name=event.alert_name, strategy_id=event.strategy_id,
         item_id=event.item_id, bk_biz_id=event.bk_biz_id, severity=event.severity, open_time=event.time,
@@ -248,11 +238,6 @@ def _open(series: Series, event: EventIn, qos: Qos, limits: Limits, outcome: Out
     label = "no data" if event.event_type == "no_data" else "anomaly"
     outcome.log(alert, series.dedupe_md5, event.time, "CREATE", event.event_id,
                 f"created by {label}, severity {event.severity}, value {event.value}{_why(event)}")
-    if not qos.admit(event.strategy_id, event.severity, event.time):
-        alert.is_blocked = True
-        outcome.log(alert, series.dedupe_md5, event.time, "BLOCK", event.event_id,
-                    f"QoS: more than {qos.limit} new alerts per minute for strategy {event.strategy_id} "
-                    f"severity {event.severity}")
     changes = _record_change(series, event.time, limits)
     if changes > limits.flapping_changes:
         alert.is_flapping = True

@@ -24,6 +24,7 @@ CHUNK = 500
 
 def limits_from_settings() -> Limits:
     return Limits(qos_per_minute=settings.BKM_ALERT_QOS_PER_MINUTE,
+                  qos_settle=settings.BKM_ALERT_QOS_SETTLE_SECONDS,
                   flapping_changes=settings.BKM_ALERT_FLAPPING_CHANGES,
                   flapping_window=settings.BKM_ALERT_FLAPPING_WINDOW,
                   flapping_stable=settings.BKM_ALERT_FLAPPING_STABLE)

@@ -93,6 +93,28 @@ class Alert(models.Model):
         return f"#{self.pk} {self.alert_name} ({self.status})"
 
 
+class QosMinute(models.Model):
+    """One row per (strategy, severity, event-time minute) in which an alert may open.
+
+    Why it exists: two alert consumer processes opening alerts in the same minute must not both count
+    the alerts stored before either committed. The builder locks these rows (in key order, before
+    anything else) so the QoS verdicts of one minute are decided by one transaction at a time.
+    """
+
+    strategy_id = models.BigIntegerField()
+    severity = models.PositiveSmallIntegerField(choices=Level.choices)
+    minute = models.BigIntegerField(help_text="event-time minute: open_time // 60")
+
+    class Meta:
+        verbose_name = "QoS minute"
+        constraints = [
+            models.UniqueConstraint(fields=["strategy_id", "severity", "minute"], name="bkmonitor_qos_minute_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"strategy {self.strategy_id} severity {self.severity} minute {self.minute}"
+
+
 class Event(models.Model):
     event_id = models.CharField(max_length=128, unique=True)
     alert = models.ForeignKey(Alert, on_delete=models.SET_NULL, null=True, blank=True, related_name="events")

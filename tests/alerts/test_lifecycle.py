@@ -11,7 +11,6 @@ from bkmonitor.alerts.lifecycle import (
     EventIn,
     Limits,
     Outcome,
-    Qos,
     Series,
     apply_event,
     end_flapping_if_stable,
@@ -28,9 +27,8 @@ def event(time: int, kind: str = "anomaly", severity: int = 2, *, value: float =
                    dimensions={"bk_target_ip": "10.0.0.1"}, value=value, reason=reason)
 
 
-def play(series: Series, *events: EventIn, qos: Qos | None = None, limits: Limits = LIMITS) -> list[Outcome]:
-    qos = qos or Qos(limits.qos_per_minute)
-    return [apply_event(series, e, qos, limits) for e in events]
+def play(series: Series, *events: EventIn, limits: Limits = LIMITS) -> list[Outcome]:
+    return [apply_event(series, e, limits) for e in events]
 
 
 def ops(outcomes: list[Outcome]) -> list[str]:
@@ -198,30 +196,6 @@ def test_an_anomaly_after_the_end_opens_a_new_alert():
     old = series.abnormal
     play(series, event(400, "recovered"), event(460))
     assert series.abnormal is not None and series.abnormal is not old and series.abnormal.begin_time == 460
-
-
-# --- QoS -----------------------------------------------------------------------------------------------------------
-
-def test_qos_blocks_new_alerts_beyond_the_limit_per_strategy_severity_and_minute():
-    limits = Limits(qos_per_minute=2)
-    qos = Qos(2)
-    outcomes = [apply_event(Series(f"k{i}"), event(120 + i, key=f"k{i}"), qos, limits) for i in range(3)]
-    assert [o.alert.is_blocked for o in outcomes] == [False, False, True]
-    assert ops(outcomes[2:]) == ["CREATE", "BLOCK"]
-    assert outcomes[2].logs[1].description == "QoS: more than 2 new alerts per minute for strategy 1 severity 2"
-
-
-def test_qos_counts_each_strategy_severity_and_minute_separately():
-    qos = Qos(1)
-    other = [event(120, key="a"), event(121, severity=1, key="b"), event(122, strategy_id=2, key="c"),
-             event(180, key="d")]
-    assert not any(apply_event(Series(e.dedupe_md5), e, qos, LIMITS).alert.is_blocked for e in other)
-
-
-def test_qos_starts_from_the_counts_already_stored():
-    qos = Qos(1, {(1, 2, 2): 1})
-    [outcome] = play(Series("k"), event(130), qos=qos)
-    assert outcome.alert.is_blocked
 
 
 # --- flapping ------------------------------------------------------------------------------------------------------

@@ -1,0 +1,147 @@
+"""QoS against the database, once per batch (the rule itself is bkmonitor/alerts/qos.py).
+
+Order inside the builder's transaction, and why:
+1. `lock_minutes` before the series' alerts are locked: the minute rows are the first locks every
+   batch that may open alerts takes, in key order, so two processes opening alerts in one minute
+   decide one after the other and neither counts without the other's commit.
+2. `read_minutes` after the locks: the clock and the admitted alerts it reads cannot change until
+   this transaction ends (only a holder of the minute's lock admits or displaces in it).
+3. `judge` after the lifecycle opened the batch's alerts: marks new alerts blocked, and stored ones
+   displaced (those loaded with the batch in memory, so the builder writes them with the rest).
+4. `log_displaced` for displaced alerts the batch did not load.
+
+Queries are per batch (chunked), never per alert.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from bkmonitor.alerts.bulk import insert_rows
+from bkmonitor.alerts.lifecycle import AlertState, LogEntry
+from bkmonitor.alerts.qos import MinuteKey, StoredAlert, block_reason, decide, is_settled, minute_key
+from bkmonitor.alerts.store import chunks
+from bkmonitor.models import Alert, AlertLog, Event, LogOp
+from bkmonitor.models.alert import QosMinute
+
+#: OR-ed key conditions per statement: well under SQLite's expression depth limit (1000)
+KEY_CHUNK = 200
+
+
+@dataclass
+class Minutes:
+    """What the batch knows of the minutes it may open alerts in, read under their locks."""
+
+    clock: int | None  # the latest event time stored before this batch
+    admitted: dict[MinuteKey, list[StoredAlert]] = field(default_factory=dict)
+
+
+@dataclass
+class Judgement:
+    logs: list[LogEntry] = field(default_factory=list)  # BLOCK entries for alerts in memory
+    touched: list[AlertState] = field(default_factory=list)  # loaded alerts now blocked: to be written
+    displaced_elsewhere: list[StoredAlert] = field(default_factory=list)  # not loaded: log_displaced
+    keys: dict[int, MinuteKey] = field(default_factory=dict)  # id of a displaced stored alert -> its key
+
+
+def lock_minutes(keys: Iterable[MinuteKey]) -> list[MinuteKey]:
+    """Create the minute rows that do not exist yet, then lock them all, in key order."""
+    ordered = sorted(set(keys))
+    for part in chunks(ordered, KEY_CHUNK):
+        QosMinute.objects.bulk_create(
+            [QosMinute(strategy_id=s, severity=v, minute=m) for s, v, m in part], ignore_conflicts=True)
+    for part in chunks(ordered, KEY_CHUNK):
+        condition = Q()
+        for s, v, m in part:
+            condition |= Q(strategy_id=s, severity=v, minute=m)
+        list(QosMinute.objects.select_for_update().filter(condition)
+             .order_by("strategy_id", "severity", "minute").values_list("id", flat=True))
+    return ordered
+
+
+def read_minutes(keys: list[MinuteKey]) -> Minutes:
+    """The event clock and, per key, its admitted stored alerts (at most the limit each)."""
+    minutes = Minutes(clock=Event.objects.aggregate(clock=Max("time"))["clock"] if keys else None)
+    wanted = set(keys)
+    spans: dict[tuple[int, int], tuple[int, int]] = {}
+    for s, v, m in keys:
+        low, high = spans.get((s, v), (m, m))
+        spans[(s, v)] = (min(low, m), max(high, m))
+    for part in chunks(sorted(spans), KEY_CHUNK):
+        condition = Q()
+        for s, v in part:
+            low, high = spans[(s, v)]
+            condition |= Q(strategy_id=s, severity=v, open_time__gte=low * 60, open_time__lt=(high + 1) * 60)
+        rows = (Alert.objects.filter(condition, is_blocked=False)
+                .values_list("id", "strategy_id", "severity", "open_time", "dedupe_md5").order_by())
+        for pk, s, v, open_time, dedupe_md5 in rows:
+            key = minute_key(s, v, open_time)
+            if key in wanted:
+                minutes.admitted.setdefault(key, []).append(StoredAlert(pk, dedupe_md5, open_time))
+    return minutes
+
+
+def judge(minutes: Minutes, opened: list[AlertState], opened_by: Mapping[int, str],
+          loaded: Mapping[int, AlertState], limit: int, settle: int) -> Judgement:
+    """Apply the rule to every key the batch opened alerts in. `opened_by` maps id(alert) to the event
+    that opened it; `loaded` maps stored alert ids to the states the batch holds in memory."""
+    judgement = Judgement()
+    fresh: dict[MinuteKey, list[AlertState]] = defaultdict(list)
+    for alert in opened:
+        fresh[minute_key(alert.strategy_id, alert.severity, alert.open_time)].append(alert)
+    for key in sorted(fresh):
+        strategy_id, severity, minute = key
+        verdict = decide(limit, minutes.admitted.get(key, []), fresh[key],
+                         is_settled(minute, minutes.clock, settle))
+        reason = block_reason(limit, strategy_id, severity)
+        for alert in verdict.blocked:
+            alert.is_blocked = True
+            judgement.logs.append(_block_entry(alert, opened_by[id(alert)], reason))
+        for stored in verdict.displaced:
+            judgement.keys[stored.id] = key
+            state = loaded.get(stored.id)
+            if state is None:
+                judgement.displaced_elsewhere.append(stored)
+                continue
+            state.is_blocked = True
+            state.dirty = True
+            judgement.touched.append(state)
+    return judgement
+
+
+def log_displaced(judgement: Judgement, limit: int) -> list[int]:
+    """BLOCK entries for the loaded displaced alerts (their opening event read from their CREATE log),
+    and the UPDATE and log rows of the others. Returns the ids of the others."""
+    states = {state.id: state for state in judgement.touched}
+    others = [stored.id for stored in judgement.displaced_elsewhere]
+    created_by = _created_by([*states, *others])
+    for pk, state in states.items():
+        judgement.logs.append(_block_entry(state, created_by.get(pk, ""),
+                                           block_reason(limit, state.strategy_id, state.severity)))
+    if others:
+        for part in chunks(others):
+            Alert.objects.filter(id__in=part).update(is_blocked=True, update_time=timezone.now())
+        insert_rows(AlertLog, [
+            {"alert_id": stored.id, "dedupe_md5": stored.dedupe_md5, "time": stored.open_time,
+             "op": str(LogOp.BLOCK), "event_id": created_by.get(stored.id, ""),
+             "description": block_reason(limit, *judgement.keys[stored.id][:2])}
+            for stored in judgement.displaced_elsewhere])
+    return others
+
+
+def _block_entry(alert: AlertState, event_id: str, reason: str) -> LogEntry:
+    # At the alert's open time and with its opening event, whenever it was decided (create_time says
+    # when): so the log, like the verdict, is the same whatever order the minute's alerts arrived in.
+    return LogEntry(alert, alert.dedupe_md5, alert.open_time, "BLOCK", event_id, reason)
+
+
+def _created_by(alert_ids: list[int]) -> dict[int, str]:
+    created: dict[int, str] = {}
+    for part in chunks(alert_ids):
+        rows = AlertLog.objects.filter(alert_id__in=part, op=LogOp.CREATE).values_list("alert_id", "event_id")
+        created.update(rows)
+    return created
