@@ -60,7 +60,9 @@ class EpochField(forms.Field):
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
 
 
-@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "format": "date-time"}]})
+# The schema states the accepted range: 0 to MAX_EPOCH_SECONDS (the years 1970 to 5138 as dates).
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_SECONDS},
+                                {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|[2-4][0-9]{3})-"}]})
 class EpochFilter(filters.Filter):
     field_class = EpochField
 

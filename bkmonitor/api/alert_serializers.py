@@ -86,6 +86,8 @@ class AlertDetailSerializer(AlertSerializer):
 class StrictSerializer(serializers.Serializer):
     """A misspelt key ("mesage") is an error, not silently ignored."""
 
+    rejects_unknown_fields = True  # the schema says so (config/api/schema.py)
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = sorted(str(k)[:100] for k in data if k not in self.fields)[:20]

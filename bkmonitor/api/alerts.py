@@ -15,6 +15,7 @@ from bkmonitor.alerts import filtersets, manage
 from bkmonitor.api import alert_serializers as s
 from bkmonitor.api.exceptions import exception_handler
 from bkmonitor.models import Alert, Event
+from config.api.lookups import RangeCheckedLookupMixin
 from config.api.params import StrictQueryParamsMixin
 from metadata.api.exceptions import Conflict
 from metadata.api.parsers import BoundedJSONParser
@@ -31,7 +32,7 @@ class AlertActionPermission(BasePermission):
         return True
 
 
-class ReadOnlyViewSet(StrictQueryParamsMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
+class ReadOnlyViewSet(StrictQueryParamsMixin, RangeCheckedLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
                       viewsets.GenericViewSet):
     permission_classes = [IsAuthenticated, AlertActionPermission]
     parser_classes = [BoundedJSONParser]
@@ -45,6 +46,7 @@ class AlertViewSet(ReadOnlyViewSet):
     serializer_class = s.AlertSerializer
     filterset_class = filtersets.AlertFilterSet
     search_fields = ["alert_name", "dedupe_md5", "target"]
+    conflict_actions = ("ack", "close")  # an alert in a state that does not allow it
     ordering_fields = ["id", "severity", "status", "begin_time", "latest_time", "end_time", "event_count",
                        "strategy_id", "bk_biz_id", "create_time", "update_time"]
 

@@ -34,6 +34,8 @@ MAX_AGG_INTERVAL = 86_400
 class StrictSerializer(serializers.Serializer):
     """A misspelt key ("agg_intreval") must not silently fall back to a default."""
 
+    rejects_unknown_fields = True  # the schema says so (config/api/schema.py)
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
             unknown = sorted(str(k) for k in data if k not in self.fields)

@@ -18,11 +18,12 @@ from bkmonitor.api.serializers import StrategySerializer
 from bkmonitor.models import Strategy
 from bkmonitor.strategies.shape import strategy_to_dict, with_relations
 from bkmonitor.strategies.write import set_enabled
+from config.api.lookups import RangeCheckedLookupMixin
 from config.api.params import StrictQueryParamsMixin
 from metadata.api.parsers import BoundedJSONParser
 
 
-class StrategyViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
+class StrategyViewSet(StrictQueryParamsMixin, RangeCheckedLookupMixin, viewsets.ModelViewSet):
     queryset = with_relations(Strategy.objects.all())
     serializer_class = StrategySerializer
     permission_classes = [IsAuthenticated, StrategyPermissions]

@@ -5,6 +5,7 @@ default order as if it had been honoured; here it is a 400 naming the valid fiel
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -38,7 +39,11 @@ class OrderingFilter(filters.OrderingFilter):
         if not getattr(view, "ordering_fields", None):
             return []
         parameters = super().get_schema_operation_parameters(view)
-        valid = ", ".join(self.valid_orderings(view))
+        names = self.valid_orderings(view)
+        # What the server accepts, so a client (or a schema-driven test) can tell a valid ordering from
+        # a 400: comma-separated terms, each blank or a field with an optional leading "-".
+        term = rf"\s*(-?({'|'.join(re.escape(name) for name in names)}))?\s*"
         for parameter in parameters:
-            parameter["description"] = f"comma-separated; prefix - for descending; one of: {valid}"
+            parameter["description"] = f"comma-separated; prefix - for descending; one of: {', '.join(names)}"
+            parameter["schema"]["pattern"] = f"^{term}(,{term})*$"
         return parameters

@@ -50,6 +50,14 @@ def boolean_filter(**kwargs: Any) -> filters.TypedChoiceFilter:
 
 
 INTEGER_DEFAULTS = {"filter_class": IntegerFilter, "extra": _integer_extra}
+def _related_extra(field: models.Field) -> dict[str, Any]:
+    # A related object filters by its id: an id that names no row matches nothing (as `?id=` would),
+    # rather than being a 400 "Select a valid choice" that the schema (an integer) could not announce.
+    low, high = column_range(field.target_field)
+    return {"field_name": f"{field.name}_id", "min_value": low, "max_value": high}
+
+
+RELATED_DEFAULTS = {"filter_class": IntegerFilter, "extra": _related_extra}
 BOOLEAN_DEFAULTS = {"filter_class": filters.TypedChoiceFilter,
                     "extra": lambda f: {"choices": [(v, v) for v in BOOLEAN_VALUES], "coerce": lambda v: v in TRUE,
                                         "help_text": "true or false"}}
@@ -64,4 +72,6 @@ class StrictFilterSet(filters.FilterSet):
                                              models.PositiveIntegerField, models.PositiveSmallIntegerField,
                                              models.BigIntegerField)},
         models.BooleanField: BOOLEAN_DEFAULTS,
+        models.ForeignKey: RELATED_DEFAULTS,
+        models.OneToOneField: RELATED_DEFAULTS,
     }

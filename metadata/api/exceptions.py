@@ -75,4 +75,8 @@ def translate(exc: Exception) -> Exception:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    return drf_exception_handler(translate(exc), context)
+    exc = translate(exc)
+    if isinstance(exc, exceptions.ValidationError) and not isinstance(exc.detail, dict):
+        # A 400 is always an object keyed by what is wrong (the schema's ValidationErrors), never a bare list.
+        exc = exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.detail})
+    return drf_exception_handler(exc, context)

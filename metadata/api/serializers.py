@@ -22,6 +22,7 @@ CHANGE_FIELDS = ("creator", "create_time", "last_modify_user", "last_modify_time
 class ValidatedModelSerializer(serializers.ModelSerializer):
     """Runs Model.full_clean() on a copy of the instance with the incoming values."""
 
+    rejects_unknown_fields = True  # see to_internal_value; the schema says so (config/api/schema.py)
     #: attrs that are not model fields (write-only options, secrets): kept out of the instance copy
     extra_attrs: tuple[str, ...] = ()
 
@@ -199,7 +200,31 @@ class KafkaStorageSerializer(SyncResultMixin, ValidatedModelSerializer):
 
 
 class SyncRequestSerializer(serializers.Serializer):
+    """A misspelt "dry_rn" must not be ignored: the sync would then change the topic for real."""
+
+    rejects_unknown_fields = True
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        if isinstance(data, dict):
+            unknown = sorted(str(k)[:100] for k in data if k not in self.fields)[:20]
+            if unknown:
+                raise serializers.ValidationError({key: ["unknown field; known fields: dry_run"] for key in unknown})
+        return super().to_internal_value(data)
+
     dry_run = serializers.BooleanField(default=False, help_text="only report what would change")
+
+
+class StrategyRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    bk_biz_id = serializers.IntegerField()
+    result_table_ids = serializers.ListField(child=serializers.CharField())
+
+
+class TableInUseSerializer(serializers.Serializer):
+    """The 409 of a guarded delete: why, and the enabled strategies that read the table."""
+    detail = serializers.CharField()
+    strategies = StrategyRefSerializer(many=True)
 
 
 class ForceDeleteQuerySerializer(serializers.Serializer):
@@ -209,7 +234,7 @@ class ForceDeleteQuerySerializer(serializers.Serializer):
 
 
 class TailQuerySerializer(serializers.Serializer):
-    count = serializers.IntegerField(default=10, min_value=1, help_text="messages per partition")
+    count = serializers.IntegerField(default=10, min_value=1, max_value=MAX_TAIL, help_text="messages per partition")
 
     def validate_count(self, value: int) -> int:
         maximum = min(MAX_TAIL, settings.METADATA_TAIL_MAX_COUNT)

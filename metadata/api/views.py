@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api.lookups import RangeCheckedLookupMixin
 from config.api.params import StrictQueryParamsMixin
 from metadata import filtersets, inspect
 from metadata.api import serializers
@@ -23,7 +24,7 @@ from metadata.api.usage import TableInUse, delete_guarded
 from metadata.models import ClusterInfo, DataSource, KafkaStorage, KafkaTopicInfo, ResultTable
 
 
-class MetadataViewSet(StrictQueryParamsMixin, viewsets.ModelViewSet):
+class MetadataViewSet(StrictQueryParamsMixin, RangeCheckedLookupMixin, viewsets.ModelViewSet):
     permission_classes = [IsAuthenticated, ModelPermissions]
     parser_classes = [BoundedJSONParser]
     action_permissions: dict[str, str] = {}
@@ -39,6 +40,7 @@ class ClusterInfoViewSet(MetadataViewSet):
     search_fields = ["cluster_name", "domain_name", "description"]
     ordering_fields = ["cluster_id", "cluster_name", "cluster_type", "create_time"]
     action_permissions = {"status": "view"}
+    kafka_actions = ("status",)
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["get"])
@@ -52,6 +54,8 @@ class TopicActionsMixin:
 
     action_permissions = {"sync": "change", "status": "view", "tail": "view", "consumer_groups": "view"}
     query_serializers = {"tail": serializers.TailQuerySerializer}
+    #: actions that talk to the cluster (a 502 or 503 when it fails); a create or update may sync the topic
+    kafka_actions = ("sync", "status", "tail", "consumer_groups", "create", "update", "partial_update")
 
     @extend_schema(request=serializers.SyncRequestSerializer, responses={200: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
@@ -108,7 +112,8 @@ class GuardedDeleteMixin:
     query_serializers = {"destroy": serializers.ForceDeleteQuerySerializer}
 
     @extend_schema(parameters=[serializers.ForceDeleteQuerySerializer], responses={
-        204: None, 409: OpenApiResponse(description="enabled strategies read the table: `strategies` lists them")})
+        204: None, 409: OpenApiResponse(serializers.TableInUseSerializer,
+                                         description="enabled strategies read the table: `strategies` lists them")})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         params = serializers.ForceDeleteQuerySerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
