@@ -9,7 +9,6 @@ admin's password was only printed by the run that created the user."""
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 from typing import Any
 
@@ -20,6 +19,7 @@ from django.utils import timezone
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
 from alarm_backends.core.kafka.defaults import default_cluster
 from alarm_backends.core.kafka.producer import KafkaProducer
+from alarm_backends.core.stop_signals import stop_on_signals
 from alarm_backends.demo.models import DemoReplay
 from alarm_backends.demo.progress import ReplayProgress
 from alarm_backends.demo.replay import read_series, replay
@@ -55,9 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--exit", action="store_true", help="exit after the replay instead of staying up")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        stop = stop_on_signals()
         cluster = default_cluster()
         ensure_metadata(cluster)
         strategies = ensure_strategies()

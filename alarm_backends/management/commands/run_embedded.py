@@ -22,6 +22,7 @@ from alarm_backends.core.embedded import EmbeddedServiceError, supervise
 from alarm_backends.core.embedded.base import free_loopback_port
 from alarm_backends.core.embedded.stack import start_stack
 from alarm_backends.core.observability.ports import MAKE_RUN_PROCESSES, announce_lines, assign_metrics_ports
+from alarm_backends.core.stop_signals import StopSignals
 
 
 class Command(BaseCommand):
@@ -39,19 +40,12 @@ class Command(BaseCommand):
             stack = start_stack(want_kafka=settings.KAFKA_CLUSTER is None, want_redis=not settings.REDIS_URL)
         except EmbeddedServiceError as exc:
             raise CommandError(str(exc)) from exc
-        stop = threading.Event()
-        received: list[int] = []
-
-        def on_signal(signum: int, _frame: object) -> None:
-            received.append(signum)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+        signals = StopSignals()
+        stop, received = signals.stop, signals.received
         # stopped with whoever started us (make told to stop by its pid alone), and able to find
         # what our child's children leave behind
         if not supervise.stop_with_parent(signal.SIGTERM):
-            stop.set()  # orphaned before we could ask: stop now
+            signals.trigger()  # orphaned before we could ask: stop now
         supervise.adopt_orphans()
         try:
             metrics = assign_metrics_ports(MAKE_RUN_PROCESSES, settings.METRICS_PORT_VARIABLES,
