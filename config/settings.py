@@ -133,7 +133,18 @@ ALARM_EVENT_TOPIC_PARTITIONS = env_int("BKM_ALARM_EVENT_TOPIC_PARTITIONS", 3, mi
 ACCESS_ALLOWED_LATENESS_SECONDS = env_int("BKM_ACCESS_ALLOWED_LATENESS", 60, minimum=0)
 ACCESS_SNAPSHOT_INTERVAL_SECONDS = env_float("BKM_ACCESS_SNAPSHOT_INTERVAL", 5.0, minimum=0.0)
 ACCESS_HISTORY_MEMORY_SECONDS = env_int("BKM_ACCESS_HISTORY_MEMORY_SECONDS", 3 * 3600, minimum=0)
+# A point (access) or event (alert consumer) further ahead of the wall clock than this is dead-lettered:
+# one would move its partition's watermark so far that every later point is late. One value for both
+# stages, so that what access emits the alert consumer accepts.
+ACCESS_MAX_FUTURE_SECONDS = env_int("BKM_ACCESS_MAX_FUTURE_SECONDS", 300, minimum=0)
+# A caught-up partition with no message for this long follows the other partitions' event time, so its
+# silent series still get no-data and their alerts close (docs/ARCHITECTURE.md, Semantics: idle partitions).
+ACCESS_IDLE_SECONDS = env_float("BKM_ACCESS_IDLE_SECONDS", 180.0, minimum=0.1)
 ALERT_GROUP = env_str("BKM_ALERT_GROUP", "bkm-alert-builder") or "bkm-alert-builder"
+# Riding out an outage of the broker, Redis or the database (alarm_backends/core/resilience.py): the first
+# retry after this many seconds, doubling (with jitter) up to the cap, for as long as the outage lasts.
+OUTAGE_RETRY_INITIAL_SECONDS = env_float("BKM_OUTAGE_RETRY_INITIAL", 0.5, minimum=0.01)
+OUTAGE_RETRY_MAX_SECONDS = env_float("BKM_OUTAGE_RETRY_MAX", 30.0, minimum=0.1)
 
 # observability (alarm_backends/core/observability): each long-running process serves /metrics, /-/healthy
 # and /-/ready on its own port: its variable below, else BKM_METRICS_PORT (one process per container);
@@ -171,7 +182,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # declares every error status an operation answers, not only its success (config/api/schema.py)
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "config.api.filters.SearchFilter",
@@ -189,6 +201,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and its docs need a login like the API they describe; the schema does not list itself.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies get components of their own: they omit read-only fields and refuse unknown keys.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("BKM_MAX_REQUEST_BYTES", 1_048_576, minimum=1024)
 
@@ -238,6 +255,9 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 # alerts
 # QoS: more new alerts than this per (strategy, severity) in one event-time minute are created blocked.
 BKM_ALERT_QOS_PER_MINUTE = env_int("BKM_ALERT_QOS_PER_MINUTE", 100, minimum=1)
+# Until the latest stored event time is this far past a minute's end, an alert arriving late but ranked earlier
+# (open time, dedupe_md5) still takes an admitted alert's place; after it, that minute's verdicts are final.
+BKM_ALERT_QOS_SETTLE_SECONDS = env_int("BKM_ALERT_QOS_SETTLE_SECONDS", 120, minimum=0)
 # Flapping: more state changes than this within the window (event-time seconds) mark the next alert flapping;
 # it stops flapping once its series has been stable this long.
 BKM_ALERT_FLAPPING_CHANGES = env_int("BKM_ALERT_FLAPPING_CHANGES", 6, minimum=1)
