@@ -2,6 +2,8 @@
 metric path's points, or are refused whole."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from alarm_backends.core.kafka.errors import InvalidMessage
@@ -38,6 +40,22 @@ def test_target_event_body_and_dimension_are_optional_and_the_target_wins_over_a
     assert point.dimensions == {"bk_target_ip": "10.0.0.9"}
 
 
+def test_the_target_is_held_to_the_alert_stage_limit_as_the_bk_target_ip_it_becomes() -> None:
+    # "<target>|None" for a strategy grouping by bk_target_cloud_id, which custom events lack: 255
+    [point] = parse_event_message(message(custom_event(T_MS, target="1" * 250)))
+    assert point.dimensions == {"bk_target_ip": "1" * 250}
+    with pytest.raises(InvalidMessage, match="event 0: dimension 'bk_target_ip' makes a target of 256 characters"):
+        parse_event_message(message(custom_event(T_MS, target="1" * 251)))
+
+
+def test_a_long_dimension_is_accepted_unless_a_strategy_grouping_by_it_would_make_a_target_too_long() -> None:
+    [point] = parse_event_message(message(custom_event(T_MS, path="/" * 1000)))
+    assert point.dimensions == {"path": "/" * 1000, "bk_target_ip": "10.0.0.1"}
+    # the target fills bk_target_ip, but a strategy grouping by ip alone takes its target from ip
+    with pytest.raises(InvalidMessage, match="event 0: dimension 'ip' makes a target of 305 characters"):
+        parse_event_message(message(custom_event(T_MS, ip="1" * 300)))
+
+
 @pytest.mark.parametrize("raw, reason", [
     (b"", "empty message"),
     (b"{not json", "not JSON"),
@@ -65,7 +83,15 @@ def test_target_event_body_and_dimension_are_optional_and_the_target_wins_over_a
      "dimension 'd' must be a scalar"),
     (b'{"data_id": 1, "data": [{"event_name": "a", "timestamp": 1}, {"event_name": "b"}]}',
      "event 1: 'timestamp'"),
+    (b'{"data_id": 1, "data": [{"event_name": "a", "timestamp": 1, "target": "10.0.0.1\\u0000"}]}',
+     "event 0: 'target' contains a NUL character"),
+    (b'{"data_id": 1, "data": [{"event_name": "a", "timestamp": 1, "dimension": {"m": "db\\u0000"}}]}',
+     "event 0: dimension 'm' contains a NUL character"),
+    (b'{"data_id": 1, "data": [{"event_name": "a", "timestamp": 1, "dimension": {"n": 18446744073709551615}}]}',
+     "event 0: dimension 'n' must be an integer between"),
+    (b'{"data_id": 1, "data": [{"event_name": "a", "timestamp": 4102444800000}]}',
+     "event 0: 'timestamp' 4102444800000 is .* s past the latest time accepted"),
 ])
 def test_invalid_event_messages_are_rejected_whole_with_a_reason(raw: bytes, reason: str) -> None:
     with pytest.raises(InvalidMessage, match=reason):
-        parse_event_message(raw)
+        parse_event_message(raw, time.time() + 300)

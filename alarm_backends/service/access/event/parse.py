@@ -11,7 +11,8 @@ Each event becomes a Point with metrics {event_name: 1}, so an event strategy
 dimensions (it would make every event its own series) but is part of the
 point's identity, so two different events at the same second both count while
 a re-sent one does not. A message with any invalid event is rejected whole, and so is one with
-an event from further ahead than `not_after` (the same contract as metric points: data/parse.py).
+an event from further ahead than `not_after` or dimensions beyond the event contract's limits (the
+same contract as metric points: data/parse.py).
 """
 from __future__ import annotations
 
@@ -53,8 +54,13 @@ def _point(event: Any, index: int, not_after: float) -> Point:
     target = event.get("target", "")
     if not isinstance(target, str):
         raise InvalidMessage(f"{where}: 'target' must be a string, got {type(target).__name__}")
-    dimensions = dict(check_dimensions(event.get("dimension", {}), where, "dimension"))
-    if target:
-        dimensions["bk_target_ip"] = target
-        check_dimensions(dimensions, where, "target")  # the target's NUL and length, as the alert stage checks them
+    if "\x00" in target:  # named as sent: the dimension check would name the bk_target_ip it becomes
+        raise InvalidMessage(f"{where}: 'target' contains a NUL character")
+    dimensions = event.get("dimension", {})
+    if not isinstance(dimensions, dict):
+        raise InvalidMessage(f"{where}: 'dimension' must be an object")
+    # the target is checked as the dimension it becomes, with the others, so the limits see what
+    # the strategies will group by
+    dimensions = {**dimensions, "bk_target_ip": target} if target else dict(dimensions)
+    check_dimensions(dimensions, where, "dimension")
     return Point(t, dimensions, {name: 1.0}, (timestamp, content, tuple(sorted(dimensions.items()))))
