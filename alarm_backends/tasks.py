@@ -28,3 +28,9 @@ def check_pipeline() -> dict[str, Any]:
 @shared_task(**_PERIODIC)
 def end_stable_flapping() -> dict[str, Any]:
     return checks.end_flapping()
+
+
+@shared_task(**_PERIODIC)
+def prune_qos_minutes() -> dict[str, Any]:
+    """Delete the QoS lock rows of minutes settled long ago (the table would otherwise only grow)."""
+    return checks.prune_qos_minutes()

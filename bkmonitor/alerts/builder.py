@@ -16,7 +16,6 @@ from django.db.models import Max
 
 from bkmonitor.alerts.lifecycle import (
     ABNORMAL,
-    OPENING_TYPES,
     AlertState,
     EventIn,
     Limits,
@@ -25,8 +24,15 @@ from bkmonitor.alerts.lifecycle import (
     apply_event,
 )
 from bkmonitor.alerts.bulk import insert_rows
-from bkmonitor.alerts.qos import minute_key
-from bkmonitor.alerts.qos_store import judge, lock_minutes, log_displaced, read_minutes
+from bkmonitor.alerts.qos_store import (
+    UnlockedMinute,
+    check_locked,
+    judge,
+    lock_minutes,
+    log_displaced,
+    minute_keys,
+    read_minutes,
+)
 from bkmonitor.alerts.store import (
     chunks,
     limits_from_settings,
@@ -72,8 +78,7 @@ def apply_parsed(items: list[tuple[EventIn, dict[str, Any]]], limits: Limits | N
     limits = limits or limits_from_settings()
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with transaction.atomic():
-                result = _apply(parsed, limits)
+            result = _apply_atomically(parsed, limits)
         except (IntegrityError, OperationalError) as exc:
             if attempt == ATTEMPTS or not _retryable(exc):
                 raise
@@ -84,20 +89,31 @@ def apply_parsed(items: list[tuple[EventIn, dict[str, Any]]], limits: Limits | N
     raise AssertionError("unreachable")
 
 
+def _apply_atomically(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) -> BuildResult:
+    try:
+        with transaction.atomic():
+            return _apply(parsed, limits, narrow=True)
+    except UnlockedMinute as exc:
+        # rare: an alert closed between the QoS pre-read and its lock; every candidate minute this time
+        logger.info("alert batch: %s; applying it again with every candidate QoS minute locked", exc)
+        with transaction.atomic():
+            return _apply(parsed, limits, narrow=False)
+
+
 def _retryable(exc: Exception) -> bool:
     if isinstance(exc, IntegrityError):
         return True
     return getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
-def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) -> BuildResult:
+def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits, narrow: bool) -> BuildResult:
     stored = _stored_event_ids(list(parsed))
     new = sorted((item for event_id, item in parsed.items() if event_id not in stored), key=lambda i: i[0].sort_key)
     if not new:
         return BuildResult(0, len(stored))
     # QoS minute locks first: every batch that may open alerts takes them before any alert lock.
-    minutes = read_minutes(lock_minutes(minute_key(e.strategy_id, e.severity, e.time)
-                                        for e, _ in new if e.event_type in OPENING_TYPES))
+    locked = lock_minutes(minute_keys([e for e, _ in new], narrow))
+    minutes = read_minutes(locked)
     series = _load_series(sorted({e.dedupe_md5 for e, _ in new}), min(e.time for e, _ in new), limits)
     loaded = {state.id: state for s in series.values() for state in (s.abnormal, s.last_ended)
               if state is not None and state.id is not None}
@@ -119,6 +135,7 @@ def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits) ->
             if entry.alert is not None:
                 touched.setdefault(id(entry.alert), entry.alert)
 
+    check_locked(locked, opened)
     judgement = judge(minutes, opened, opened_by, loaded, limits.qos_per_minute, limits.qos_settle)
     displaced_elsewhere = log_displaced(judgement, limits.qos_per_minute)
     logs.extend(judgement.logs)

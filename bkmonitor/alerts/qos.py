@@ -12,6 +12,11 @@ That is only harmless while nothing acted on the verdict (a notice sent). So a v
 in one direction only (admitted -> blocked), until the minute settles: the builder's event clock
 passed the minute's end by `settle` seconds. From then on admitted alerts stay admitted, and an alert
 arriving into a full settled minute is blocked whatever its rank (the documented exception).
+
+Why a settled minute's lock row may be deleted: a settled minute's verdict reads only the stored
+alerts and the event clock, and the clock never moves back (events are never deleted), so a minute
+settled once stays settled. Its row is then only a lock, which `lock_minutes` re-creates for an alert
+that arrives later; that alert is judged exactly as it would have been with the row kept.
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 SECONDS_PER_MINUTE = 60
+#: how long (event time) the alert manager keeps a settled minute's lock row: a late alert of a minute
+#: settled within the hour (a partition briefly behind) still finds its row instead of re-creating it
+SETTLED_KEEP_SECONDS = 3600
 
 #: (strategy_id, severity, event-time minute = open_time // 60)
 MinuteKey = tuple[int, int, int]
@@ -72,6 +80,17 @@ def settles_at(minute: int, settle: int) -> int:
 def is_settled(minute: int, clock: int | None, settle: int) -> bool:
     """`clock` is the latest event time stored before the batch (None: nothing stored yet)."""
     return clock is not None and clock >= settles_at(minute, settle)
+
+
+def prunable_before(clock: int | None, settle: int, keep: int) -> int | None:
+    """Minutes below the returned one have been settled for at least `keep` seconds of event time, so
+    their lock rows may go (None: nothing is stored yet, so nothing has settled)."""
+    if keep < 0:
+        raise ValueError(f"QoS keep margin must not be negative, got {keep}")
+    if clock is None:
+        return None
+    # m < minute_of(clock - settle - keep)  <=>  settles_at(m, settle) + keep <= clock
+    return minute_of(clock - settle - keep)
 
 
 def decide(limit: int, admitted: Sequence[Ranked], new: Iterable[R], settled: bool) -> Verdict:

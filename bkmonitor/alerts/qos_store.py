@@ -1,6 +1,11 @@
 """QoS against the database, once per batch (the rule itself is bkmonitor/alerts/qos.py).
 
 Order inside the builder's transaction, and why:
+0. `minute_keys`: only the minutes the batch may really open alerts in. Most anomaly events are for an
+   alert already open, and each key costs a row and a lock; a non-locking read of the open alerts
+   drops those. A read that misses an alert only adds a lock; one that sees an alert closed before the
+   batch locks it would leave a minute unlocked, which `check_locked` catches (the builder then runs
+   the batch again with every candidate minute).
 1. `lock_minutes` before the series' alerts are locked: the minute rows are the first locks every
    batch that may open alerts takes, in key order, so two processes opening alerts in one minute
    decide one after the other and neither counts without the other's commit.
@@ -10,26 +15,52 @@ Order inside the builder's transaction, and why:
    displaced (those loaded with the batch in memory, so the builder writes them with the rest).
 4. `log_displaced` for displaced alerts the batch did not load.
 
-Queries are per batch (chunked), never per alert.
+Queries are per batch (chunked), never per alert. `prune_settled` (the alert manager's periodic
+sweep) deletes the rows of minutes settled long ago, so the table holds recent minutes only.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from bkmonitor.alerts.bulk import insert_rows
-from bkmonitor.alerts.lifecycle import AlertState, LogEntry
-from bkmonitor.alerts.qos import MinuteKey, StoredAlert, block_reason, decide, is_settled, minute_key
+from bkmonitor.alerts.lifecycle import ABNORMAL, OPENING_TYPES, AlertState, EventIn, LogEntry
+from bkmonitor.alerts.qos import (
+    MinuteKey,
+    StoredAlert,
+    block_reason,
+    decide,
+    is_settled,
+    minute_key,
+    prunable_before,
+)
 from bkmonitor.alerts.store import chunks
 from bkmonitor.models import Alert, AlertLog, Event, LogOp
 from bkmonitor.models.alert import QosMinute
 
 #: OR-ed key conditions per statement: well under SQLite's expression depth limit (1000)
 KEY_CHUNK = 200
+#: a row deleted by `prune_settled` between our insert and our lock is re-created; twice in a row
+#: would need two sweeps within one transaction
+LOCK_ATTEMPTS = 3
+#: rows deleted per statement and transaction by `prune_settled`, and statements per sweep: a sweep
+#: never holds many locks or runs long; the next one goes on where it stopped
+PRUNE_CHUNK = 1000
+PRUNE_CHUNKS_PER_SWEEP = 100
+
+
+class UnlockedMinute(Exception):
+    """The batch opened an alert in a minute it did not lock: `minute_keys` saw that series' alert
+    open, and it was closed before the batch locked it. The batch must run again unnarrowed."""
+
+    def __init__(self, keys: set[MinuteKey]) -> None:
+        super().__init__(f"alerts opened in unlocked QoS minutes {sorted(keys)}")
+        self.keys = keys
 
 
 @dataclass
@@ -48,19 +79,86 @@ class Judgement:
     keys: dict[int, MinuteKey] = field(default_factory=dict)  # id of a displaced stored alert -> its key
 
 
+def minute_keys(events: Sequence[EventIn], narrow: bool = True) -> set[MinuteKey]:
+    """The minutes this batch's opening events may open an alert in. Narrowed: an event of a series
+    whose alert is open and at least as severe opens nothing, unless the batch also holds a status
+    event of that series (which may end the alert, so a later anomaly opens a new one)."""
+    opening = [e for e in events if e.event_type in OPENING_TYPES]
+    if not narrow or not opening:
+        return {minute_key(e.strategy_id, e.severity, e.time) for e in opening}
+    ending = {e.dedupe_md5 for e in events if e.event_type not in OPENING_TYPES}
+    held = _open_severities(sorted({e.dedupe_md5 for e in opening} - ending))
+    return {minute_key(e.strategy_id, e.severity, e.time) for e in opening
+            if e.dedupe_md5 not in held or e.severity < held[e.dedupe_md5]}
+
+
+def _open_severities(keys: list[str]) -> dict[str, int]:
+    """Without locks: a stale answer is caught by check_locked."""
+    found: dict[str, int] = {}
+    for part in chunks(keys):
+        found.update(Alert.objects.filter(dedupe_md5__in=part, status=ABNORMAL)
+                     .values_list("dedupe_md5", "severity").order_by())
+    return found
+
+
+def check_locked(locked: Iterable[MinuteKey], opened: Iterable[AlertState]) -> None:
+    keys = {minute_key(a.strategy_id, a.severity, a.open_time) for a in opened} - set(locked)
+    if keys:
+        raise UnlockedMinute(keys)
+
+
 def lock_minutes(keys: Iterable[MinuteKey]) -> list[MinuteKey]:
     """Create the minute rows that do not exist yet, then lock them all, in key order."""
     ordered = sorted(set(keys))
-    for part in chunks(ordered, KEY_CHUNK):
+    missing = ordered
+    for _ in range(LOCK_ATTEMPTS):
+        _create_minutes(missing)
+        locked = _lock_existing(missing)
+        missing = [key for key in missing if key not in locked]
+        if not missing:
+            return ordered
+    raise RuntimeError(f"QoS minutes {missing[:5]} deleted {LOCK_ATTEMPTS} times while being locked: the minute "
+                       "sweep must only delete settled minutes")
+
+
+def _create_minutes(keys: list[MinuteKey]) -> None:
+    for part in chunks(keys, KEY_CHUNK):
         QosMinute.objects.bulk_create(
             [QosMinute(strategy_id=s, severity=v, minute=m) for s, v, m in part], ignore_conflicts=True)
-    for part in chunks(ordered, KEY_CHUNK):
+
+
+def _lock_existing(keys: list[MinuteKey]) -> set[MinuteKey]:
+    """Lock the rows of these keys in key order; returns those found (a row deleted by the sweep
+    after our insert found it in place is missing, and must be created again)."""
+    locked: set[MinuteKey] = set()
+    for part in chunks(keys, KEY_CHUNK):
         condition = Q()
         for s, v, m in part:
             condition |= Q(strategy_id=s, severity=v, minute=m)
-        list(QosMinute.objects.select_for_update().filter(condition)
-             .order_by("strategy_id", "severity", "minute").values_list("id", flat=True))
-    return ordered
+        locked.update(QosMinute.objects.select_for_update().filter(condition)
+                      .order_by("strategy_id", "severity", "minute")
+                      .values_list("strategy_id", "severity", "minute"))
+    return locked
+
+
+def prune_settled(settle: int, keep: int) -> int:
+    """Delete the lock rows of minutes settled at least `keep` seconds of event time ago (see
+    bkmonitor/alerts/qos.py for why that cannot change a verdict); returns how many. Rows a builder
+    holds are skipped, not waited for: the next sweep takes them."""
+    before = prunable_before(Event.objects.aggregate(clock=Max("time"))["clock"], settle, keep)
+    if before is None:
+        return 0
+    deleted = 0
+    for _ in range(PRUNE_CHUNKS_PER_SWEEP):
+        with transaction.atomic():
+            ids = list(QosMinute.objects.select_for_update(skip_locked=True).filter(minute__lt=before)
+                       .order_by("id").values_list("id", flat=True)[:PRUNE_CHUNK])
+            if ids:
+                QosMinute.objects.filter(id__in=ids).delete()
+        deleted += len(ids)
+        if len(ids) < PRUNE_CHUNK:
+            break
+    return deleted
 
 
 def read_minutes(keys: list[MinuteKey]) -> Minutes:

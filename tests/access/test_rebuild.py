@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY
 from alarm_backends.core.kafka.partitioner import partition_for_key
 from alarm_backends.core.storage.redis import get_client
 from bkmonitor.alerts.builder import apply_events
-from bkmonitor.models import Alert, AlertLog
+from bkmonitor.models import Alert, AlertLog, Algorithm, Detect, QueryConfig, Strategy, StrategyItem
 from tests.access.conftest import World, wait_until
 from tests.access.test_access_crash_and_rebalance import expected_events
 from tests.access.test_access_e2e import api_config
@@ -54,6 +54,29 @@ def build(world: World, expected: int) -> list[dict[str, Any]]:
     events = world.read_events(expected)
     apply_events(events)
     return events
+
+
+def quiet_copies(strategy_id: int, count: int) -> None:
+    """`count` more strategies reading the same metric that never fire (threshold out of reach): a
+    topic with that many items, written in bulk since only their number matters here."""
+    original = Strategy.objects.get(id=strategy_id)
+    item = original.items.get()
+    query = item.query_configs.get()
+    algorithm = item.algorithms.get()
+    detects = list(original.detects.all())
+    copies = Strategy.objects.bulk_create(
+        [Strategy(name=f"quiet {n}", bk_biz_id=original.bk_biz_id) for n in range(count)])
+    items = StrategyItem.objects.bulk_create(
+        [StrategyItem(strategy=s, name=item.name, no_data_config=item.no_data_config) for s in copies])
+    QueryConfig.objects.bulk_create([QueryConfig(
+        item=i, data_type_label=query.data_type_label, result_table_id=query.result_table_id,
+        metric_field=query.metric_field, agg_method=query.agg_method, agg_interval=query.agg_interval,
+        agg_dimension=query.agg_dimension, agg_condition=query.agg_condition, unit=query.unit) for i in items])
+    Algorithm.objects.bulk_create([Algorithm(item=i, level=algorithm.level, type="Threshold",
+                                             config=[[{"method": "gte", "threshold": 1e12}]]) for i in items])
+    Detect.objects.bulk_create([Detect(strategy=s, level=d.level, connector=d.connector,
+                                       trigger_config=d.trigger_config, recovery_config=d.recovery_config)
+                                for s in copies for d in detects])
 
 
 def rebuild_count(group: str) -> float:
@@ -124,3 +147,29 @@ def test_an_alert_whose_series_is_gone_is_closed_once_by_the_no_data_rule_though
     assert (alert.status, alert.end_time) == ("CLOSED", T0 + 35 * 60)
     assert AlertLog.objects.filter(alert=alert, op="CLOSE").count() == 1
     assert {e["event_id"] for e in emitted} == set(uninterrupted)
+
+
+def test_a_topic_read_by_more_than_a_thousand_items_still_rebuilds_its_open_alerts(
+        world: World, caplog: pytest.LogCaptureFixture) -> None:
+    # one condition per (strategy, item) pair would nest past SQLite's expression depth (1000)
+    strategy = world.create_strategy(api_config(world, count=2, check_window=3))
+    quiet_copies(strategy["id"], 1200)
+    key = key_on(world, 0)
+    before = [point(key, m, 95, "10.0.0.1") for m in range(6)] + [point(key, 6, 10, "10.0.0.9")]
+    after = [point(key, m, 10, "10.0.0.1") for m in range(6, 14)]
+    uninterrupted = expected_events(world, before + after)
+    world.produce(before)
+    run(world, len(before))
+    build(world, 5)
+
+    lose_redis_state(world)
+    world.produce(after)
+    with caplog.at_level(logging.INFO, logger="alarm_backends.service.access.data.runner"):
+        run(world, len(after))
+    emitted = build(world, len(uninterrupted))
+
+    assert "could not read the open alerts" not in caplog.text
+    assert f"{world.topic}[0] rebuilt with 1 open alerts" in caplog.text
+    assert {e["event_id"] for e in emitted} == set(uninterrupted)
+    alert = Alert.objects.get(dimensions__bk_target_ip="10.0.0.1")
+    assert (alert.status, alert.end_time) == ("RECOVERED", T0 + 11 * 60)

@@ -34,6 +34,8 @@ from alarm_backends.service.alert.manager.strategy_checks import OpenAlert, aler
 from alarm_backends.service.trigger.event import build_status_event
 from bkmonitor.alerts.builder import apply_events
 from bkmonitor.alerts.flapping import end_stable_flapping
+from bkmonitor.alerts.qos import SETTLED_KEEP_SECONDS
+from bkmonitor.alerts.qos_store import prune_settled
 from bkmonitor.models import Alert, AlertStatus, Strategy
 
 logger = logging.getLogger(__name__)
@@ -323,6 +325,20 @@ def end_flapping(client: redis.Redis | None = None, cfg: ManagerSettings | None 
         return {"event_time": now_event, "ended": end_stable_flapping(now_event)}
 
 
+# 5: QoS minute rows
+def prune_qos_minutes(client: redis.Redis | None = None, cfg: ManagerSettings | None = None) -> dict[str, Any]:
+    """Delete the QoS lock rows of minutes settled over SETTLED_KEEP_SECONDS ago: every batch that
+    opens alerts adds rows, and without this the table would only grow."""
+    cfg = cfg or ManagerSettings.from_settings()
+    with _locked("qos", cfg, client or get_client()) as acquired:
+        if not acquired:
+            return {"skipped": True}
+        deleted = prune_settled(settings.BKM_ALERT_QOS_SETTLE_SECONDS, SETTLED_KEEP_SECONDS)
+        if deleted:
+            logger.info("alert manager: deleted %d settled QoS minute rows", deleted)
+        return {"deleted": deleted}
+
+
 def run_all(client: redis.Redis | None = None) -> dict[str, Any]:
     """One pass of every check (the management command's loop body); a failing check does not stop the rest."""
     results: dict[str, Any] = {}
@@ -330,6 +346,7 @@ def run_all(client: redis.Redis | None = None) -> dict[str, Any]:
         "strategies": lambda: check_strategy_alerts(client=client),
         "pipeline": lambda: check_pipeline(client=client),
         "flapping": lambda: end_flapping(client=client),
+        "qos": lambda: prune_qos_minutes(client=client),
     }
     for name, check in checks.items():
         try:
