@@ -80,6 +80,12 @@ if _database_url:
         DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # an unreachable host must fail a connect or a query within seconds, not TCP's ~2 minutes (or
+        # never, mid-query): the loops riding out an outage retry, and SIGTERM waits for the attempt
+        DATABASES["default"]["OPTIONS"] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10,
+                                           "keepalives_interval": 5, "keepalives_count": 3,
+                                           **DATABASES["default"].get("OPTIONS", {})}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -269,7 +275,8 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
 
 # alert manager
 # Periodic checks (Celery beat, or `manage.py run_alert_manager` without beat): alerts whose strategy changed
-# or that are outside uptime are closed; pipeline health and strategy-wide no-data; the end of flapping.
+# or that are outside uptime are closed; pipeline health and strategy-wide no-data; the end of flapping; the
+# QoS lock rows of minutes settled long ago are deleted.
 BKM_ALERT_MANAGER_INTERVAL_SECONDS = env_int("BKM_ALERT_MANAGER_INTERVAL", 60, minimum=1)
 BKM_ALERT_MANAGER_LOCK_TTL_SECONDS = env_int("BKM_ALERT_MANAGER_LOCK_TTL", 300, minimum=10)
 # The access pipeline is degraded when a partition with lag has not checkpointed for this long, when the
@@ -284,4 +291,5 @@ CELERY_BEAT_SCHEDULE = {
     "alert-manager-strategy-alerts": {"task": "alarm_backends.tasks.check_strategy_alerts", **_ALERT_MANAGER_TICK},
     "alert-manager-pipeline": {"task": "alarm_backends.tasks.check_pipeline", **_ALERT_MANAGER_TICK},
     "alert-manager-flapping": {"task": "alarm_backends.tasks.end_stable_flapping", **_ALERT_MANAGER_TICK},
+    "alert-manager-qos-minutes": {"task": "alarm_backends.tasks.prune_qos_minutes", **_ALERT_MANAGER_TICK},
 }

@@ -10,7 +10,9 @@ Anything a message's content can provoke is that message's fault: it is dead-let
 partition moves on, so no message can stop a partition. A broker, Redis or database that fails
 would fail for every message alike: dead-lettering them all would throw the stream away, so those
 errors propagate and stop (or pause) processing instead. This tuple is the one place that says which
-is which; add a new client's base error here, never a per-call list.
+is which; add a new client's base error here, never a per-call list. What a loop then does with one is
+core/resilience.py's `dependency_of`, which looks only at these: an unreachable service is an outage to
+ride out; the rest of them (a database's answer, a refused produce, the dead-letter limit) stop it.
 """
 from __future__ import annotations
 

@@ -79,7 +79,7 @@ def test_run_alert_manager_once_runs_every_check_and_exits(manager_settings: Set
     call_command("run_alert_manager", "--once", stdout=out)
     lines = out.getvalue().splitlines()
     results = orjson.loads(lines[1])
-    assert set(results) == {"strategies", "pipeline", "flapping"} and results["strategies"]["closed"] == 1
+    assert set(results) == {"strategies", "pipeline", "flapping", "qos"} and results["strategies"]["closed"] == 1
     assert lines[-1] == "alert manager: stopped after 1 passes"
     assert Alert.objects.get().close_reason == "strategy disabled"
 

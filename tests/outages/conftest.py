@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -48,11 +47,11 @@ def make_world(cluster: KafkaClusterConfig, redis_url: str, partitions: int = 2)
 
 
 @contextlib.contextmanager
-def children_killed(world: World) -> Iterator[World]:
+def children_killed(target: World) -> Iterator[World]:
     try:
-        yield world
+        yield target
     finally:
-        for proc in world.children:  # a failed test must not leave consumers holding the database
+        for proc in target.children:  # a failed test must not leave consumers holding the database
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 
 from tests.browser import browser, require_chromium  # noqa: F401  (browser is a fixture)

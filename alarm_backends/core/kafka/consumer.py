@@ -86,6 +86,7 @@ class KafkaConsumer:
         self._verify_broker = False  # partitions were lost: see get_messages
         self._last_error: str = ""
         self._closed = False
+        self._holding = False  # see hold()
         self._admin: AdminClient | None = None
         self._lock = threading.RLock()
         self.rebalances = 0
@@ -155,13 +156,30 @@ class KafkaConsumer:
         self.tracker.remove(lost)
         return lost
 
+    def hold(self) -> None:
+        """Pause every partition, those assigned from now on included, and serve the group's callbacks
+        without consuming: a loop holding its work through an outage calls this at least every
+        `max.poll.interval.ms`, or librdkafka leaves the group and the partitions move on unseen."""
+        self._holding = True
+        self.pause()
+        message = self._consumer.poll(0)
+        if message is not None and message.error() is None:  # cannot happen once paused; never drop one
+            self._consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))
+
+    def release(self) -> None:
+        """Consume again after `hold`: every partition resumes where it was."""
+        if self._holding:
+            self._holding = False
+            self.resume()
+
     def _on_assign(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         gained = self._track_assigned(tps)
         self.rebalances += 1
         REBALANCES.labels(self.group_id, "assign").inc()
         logger.info("group %s: assigned %s", self.group_id, gained)
         starts = self.on_assign_listener(gained) if self.on_assign_listener and gained else None
-        if starts:
+        if starts or (self._holding and gained):  # assigned here, so that the pause below applies
+            starts = starts or {}
             wanted = [TopicPartition(tp.topic, tp.partition, starts.get((tp.topic, tp.partition), OFFSET_STORED))
                       for tp in tps]
             if self.assignment_strategy == "cooperative-sticky":
@@ -170,6 +188,8 @@ class KafkaConsumer:
                 consumer.assign(wanted)
             for key, offset in starts.items():
                 self._positions[key] = offset
+        if self._holding and gained:
+            self.pause(gained)  # assigned while the loop holds: nothing of them is fetched until release
 
     def _on_revoke(self, consumer: Consumer, tps: list[TopicPartition]) -> None:
         revoked = {(tp.topic, tp.partition) for tp in tps}

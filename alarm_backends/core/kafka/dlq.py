@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from confluent_kafka import Message
@@ -101,8 +101,12 @@ class DeadLetterPolicy:
 
 class DeadLetterQueue:
     def __init__(self, producer: KafkaProducer, policy: DeadLetterPolicy | None = None,
-                 topics: TopicManager | None = None) -> None:
+                 topics: TopicManager | None = None,
+                 guard: Callable[[Callable[[], int]], int] | None = None) -> None:
         self.producer = producer
+        # runs the dead-letter topic's creation (an admin request) for a loop that retries it in place
+        # through a broker outage: a batch being settled cannot be put down half-way
+        self.guard = guard
         self.policy = policy or DeadLetterPolicy()
         self._topics = topics
         self._ensured: dict[str, int] = {}  # dead-letter topic -> the largest dead letter it takes
@@ -133,7 +137,7 @@ class DeadLetterQueue:
         self._consecutive += 1
         self._check_limit(message, error)
         topic = self.topic_for(message.topic())
-        limit = self._ensure(topic)
+        limit = self.guard(lambda: self._ensure(topic)) if self.guard is not None else self._ensure(topic)
         ours: list[Header] = [
             (H_TOPIC, message.topic().encode()),
             (H_PARTITION, str(message.partition()).encode()),

@@ -63,12 +63,13 @@ def _key_bytes(key: Key) -> bytes | None:
 class KafkaProducer:
     def __init__(self, cluster: KafkaClusterConfig | None = None, *, partitioner: Any = "murmur2",
                  config: Mapping[str, Any] | None = None, default_topic: str | None = None,
-                 queue_full_timeout: float = 30.0) -> None:
+                 queue_full_timeout: float | None = 30.0) -> None:
         validate_partitioner(partitioner)
         self.cluster = cluster or default_cluster()
         self.default_topic = default_topic
         self.partitioner = partitioner
-        self.queue_full_timeout = queue_full_timeout
+        self.queue_full_timeout = queue_full_timeout  # None: wait for room for as long as it takes ...
+        self.stop: threading.Event | None = None  # ... or until this is set (a loop's stop event)
         self._round_robin = RoundRobin()
         self._partition_counts: dict[str, tuple[int, float]] = {}
         self._failures: list[DeliveryFailure] = []
@@ -190,11 +191,17 @@ class KafkaProducer:
                 self._producer.produce(topic, payload, **kwargs)
                 return
             except BufferError:
-                # Local queue full: the broker is slower than us. Wait for room (backpressure).
+                # Local queue full: the broker is slower than us, or away. Wait for room (backpressure);
+                # a producer that holds its messages through an outage waits as long as the outage lasts,
+                # since giving up here would cut its caller's work in half.
                 now = time.monotonic()
-                deadline = deadline or now + self.queue_full_timeout
-                if now > deadline:
-                    raise ProducerQueueFull(topic, f"local queue still full after {self.queue_full_timeout:g}s") from None
+                if self.stop is not None and self.stop.is_set():
+                    raise ProducerQueueFull(topic, "local queue full when asked to stop") from None
+                if self.queue_full_timeout is not None:
+                    deadline = deadline or now + self.queue_full_timeout
+                    if now > deadline:
+                        raise ProducerQueueFull(
+                            topic, f"local queue still full after {self.queue_full_timeout:g}s") from None
                 self._producer.poll(0.05)
             except KafkaException as exc:
                 raise ProduceError(topic, str(exc.args[0] if exc.args else exc)) from exc

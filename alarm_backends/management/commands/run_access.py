@@ -7,7 +7,12 @@ consumer group, into the same event topic.
 Owns the loop, the signals and the drain: SIGTERM/SIGINT finish the current
 batch, checkpoint (events flushed, state snapshotted, offsets committed) and
 leave the group. An outage of the broker, Redis or the database does not stop
-it: it holds its work and retries until they are back (core/resilience.py). Configured only by the environment (see config/settings.py).
+it: a call in the middle of a batch waits for the service, the messages already
+fetched are processed until a checkpoint fails, and then it pauses its
+partitions, holds its uncommitted work and retries until they are back
+(core/resilience.py, service/access/data/runner.py). SIGTERM during an outage
+stops it without saving anything half-done. Configured only by the environment
+(see config/settings.py).
 """
 from __future__ import annotations
 

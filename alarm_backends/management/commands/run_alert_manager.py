@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from alarm_backends.core.observability.metrics import MANAGER_PASSES
 from alarm_backends.core.observability.process import start_metrics
 from alarm_backends.core.observability.server import LoopProbe
-from alarm_backends.core.resilience import Outage, dependency_of, reset_connections
+from alarm_backends.core.resilience import Outage
 from alarm_backends.core.stop_signals import stop_on_signals
 from alarm_backends.service.alert.manager.checks import run_all
 
@@ -54,11 +54,8 @@ class Command(BaseCommand):
                     results = run_all()
                 except Exception as exc:
                     MANAGER_PASSES.labels("error").inc()
-                    dependency = dependency_of(exc)
-                    if dependency is None or options["once"]:
+                    if options["once"] or outage.begin(exc) is None:
                         raise
-                    outage.failed(dependency, exc)
-                    reset_connections(dependency)
                     last_pass = time.monotonic()  # alive: the outage probe says why it is not ready
                     stop.wait(interval)
                     continue

@@ -19,7 +19,7 @@ alert builder applies it once.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,9 @@ from alarm_backends.service.access.data.state import NEVER, ItemMemory, Partitio
 from alarm_backends.service.trigger.event import NODATA_TAG, dedupe_md5, target_of
 
 CLAIMS_TTL = 7 * 86_400  # claims matter only while seeds wait; a week covers any sane backlog
+#: at most two IN lists of this many values per query: under every database's parameter limit (SQLite's
+#: oldest default is 999)
+PAIRS_PER_QUERY = 400
 
 
 @dataclass(frozen=True)
@@ -48,27 +51,32 @@ class OpenAlert:
 
 
 def open_alerts(items: Iterable[ItemSpec]) -> list[OpenAlert]:
-    """The ABNORMAL alerts of these items, each with its latest anomaly (one query; called once per
-    assignment that needs it, never on the hot path)."""
-    from django.db.models import OuterRef, Q, Subquery
+    """The ABNORMAL alerts of these items, each with its latest anomaly (one query per PAIRS_PER_QUERY
+    items; called once per assignment that needs it, never on the hot path)."""
+    wanted = sorted({(item.strategy_id, item.item_id) for item in items})
+    found: list[OpenAlert] = []
+    for start in range(0, len(wanted), PAIRS_PER_QUERY):
+        found.extend(_open_alerts_of(set(wanted[start:start + PAIRS_PER_QUERY])))
+    return found
+
+
+def _open_alerts_of(pairs: set[tuple[int, int]]) -> list[OpenAlert]:
+    from django.db.models import OuterRef, Subquery
 
     from bkmonitor.models import Alert, Event
 
-    wanted = {(item.strategy_id, item.item_id) for item in items}
-    if not wanted:
-        return []
+    # Two IN lists and the pairs matched here, not one OR term per pair: SQLite parses an OR chain as
+    # a tree as deep as it is long and refuses more than 1000 terms, which a busy topic reaches.
     latest = Event.objects.filter(alert=OuterRef("pk"), event_type="anomaly").order_by("-time", "-id")
-    which = Q()
-    for strategy_id, item_id in wanted:
-        which |= Q(strategy_id=strategy_id, item_id=item_id)
-    rows = (Alert.objects.filter(which, status="ABNORMAL")
+    rows = (Alert.objects.filter(strategy_id__in={s for s, _ in pairs}, item_id__in={i for _, i in pairs},
+                                 status="ABNORMAL")
             .annotate(last_ids=Subquery(latest.values("anomaly_ids")[:1]),
                       last_value=Subquery(latest.values("value")[:1]))
             .values_list("strategy_id", "item_id", "bk_biz_id", "severity", "dedupe_md5", "dimensions",
                          "latest_time", "last_value", "last_ids"))
     return [OpenAlert(int(sid), int(iid), int(biz), int(severity), md5, dict(dims or {}), int(latest_time),
                       float(value) if value is not None else 0.0, tuple(_decoded(ids)))
-            for sid, iid, biz, severity, md5, dims, latest_time, value, ids in rows]
+            for sid, iid, biz, severity, md5, dims, latest_time, value, ids in rows if (sid, iid) in pairs]
 
 
 def _decoded(ids: Any) -> list[str]:
@@ -138,9 +146,11 @@ def _anomaly_times(alert: OpenAlert) -> list[int]:
 class SeedClaims:
     """Which seeded series showed up on some partition of the group (so the others let them go)."""
 
-    def __init__(self, client: redis.Redis, group_id: str) -> None:
+    def __init__(self, client: redis.Redis, group_id: str,
+                 guard: Callable[[Callable[[], Any]], Any] = lambda call: call()) -> None:
         self.client = client
         self.key = f"bkm:access:rebuild:claims:{group_id}"
+        self.guard = guard  # retries in place through a Redis outage: a closing window cannot stop half-way
 
     @staticmethod
     def field(group_uid: str, key: tuple[Any, ...]) -> bytes:
@@ -149,13 +159,19 @@ class SeedClaims:
     def claim(self, series: list[tuple[str, tuple[Any, ...]]]) -> None:
         if not series:
             return
-        pipe = self.client.pipeline(transaction=False)
-        pipe.hset(self.key, mapping={self.field(g, k): b"1" for g, k in series})
-        pipe.expire(self.key, CLAIMS_TTL)
-        pipe.execute()
+        mapping = {self.field(g, k): b"1" for g, k in series}
+
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.hset(self.key, mapping=mapping)
+            pipe.expire(self.key, CLAIMS_TTL)
+            pipe.execute()
+
+        self.guard(write)
 
     def claimed(self, series: list[tuple[str, tuple[Any, ...]]]) -> list[bool]:
         if not series:
             return []
-        found = self.client.hmget(self.key, [self.field(g, k) for g, k in series])
+        fields = [self.field(g, k) for g, k in series]
+        found = self.guard(lambda: self.client.hmget(self.key, fields))
         return [value is not None for value in found]

@@ -4,8 +4,9 @@ database transaction, and only then let its offsets be committed.
 Invalid events are dead-lettered (and their offsets move on only after the dead
 letters are durable). An outage of the database or the broker is ridden out
 (alarm_backends/core/resilience.py): the batch is held, nothing more is
-consumed, and the failed step is retried with capped backoff until the service
-is back. Anything else stops the process, and the uncommitted batch is
+consumed, and the failed step (the poll, the transaction, the dead-letter
+topic's creation, the flush) is retried with capped backoff until the service
+is back; a deadlock or serialization failure is retried a few times. Anything else stops the process, and the uncommitted batch is
 redelivered on restart, where already-stored events are skipped.
 """
 from __future__ import annotations
@@ -31,8 +32,8 @@ from alarm_backends.core.resilience import (
     HOLDING_PRODUCER,
     Outage,
     RetryPolicy,
+    Stopped,
     dependency_of,
-    reset_connections,
 )
 from bkmonitor.alerts.builder import InvalidEvent, apply_parsed, parse_event
 from bkmonitor.models import Alert
@@ -56,8 +57,8 @@ class AlertRunner:
         self.settings = settings
         self.consumer = KafkaConsumer(settings.group_id, list(settings.topics), cluster=cluster,
                                       config=settings.consumer_config)
-        self.dead_letters = DeadLetterQueue(KafkaProducer.get_instance(cluster, config=HOLDING_PRODUCER),
-                                            DeadLetterPolicy())
+        self.producer = KafkaProducer.get_instance(cluster, **HOLDING_PRODUCER)
+        self.dead_letters = DeadLetterQueue(self.producer, DeadLetterPolicy(), guard=self._in_place)
         self.messages = 0
         self.applied = 0
         self.invalid = 0
@@ -67,25 +68,29 @@ class AlertRunner:
         self._stop = threading.Event()  # run()'s, so that a hold inside a step ends on SIGTERM
 
     def run(self, stop: threading.Event) -> None:
-        self._stop = stop
+        self._stop = self.producer.stop = stop
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception as exc:
+                    if not (stop.is_set() and (isinstance(exc, Stopped) or dependency_of(exc) is not None)):
+                        raise
+                    # stopped in an outage before the batch went through: it is redelivered
+                    logger.warning("alert group %s: stopped during an outage (%s); the batch in hand is "
+                                   "redelivered", self.settings.group_id, exc)
         finally:
             self.consumer.close()
 
     def _hold(self, attempt: Any) -> tuple[bool, Any]:
         """Run `attempt`; through an outage retry it with backoff until it goes through (True, result),
         or until stopped (False: the batch is not marked and is redelivered)."""
-        try:
-            return True, attempt()
-        except Exception as exc:
-            dependency = dependency_of(exc)
-            if dependency is None:
-                raise
-            self.outage.failed(dependency, exc)
-            reset_connections(dependency)
-        return self.outage.ride_out(attempt, self._stop, heartbeat=self._beat)
+        return self.outage.hold(attempt, self._stop, heartbeat=self._beat)
+
+    def _in_place(self, call: Any) -> Any:
+        """`call` retried where it stands through an outage (a dead-letter topic's creation while a batch
+        is settled); raises Stopped on SIGTERM."""
+        return self.outage.call(call, self._stop, heartbeat=self._beat)
 
     def _beat(self) -> None:
         self.last_step = time.monotonic()  # alive and retrying; the outage probe says why it is not ready
@@ -112,7 +117,7 @@ class AlertRunner:
         if events and not self._apply(events):
             return 0  # stopped during an outage: the batch was not applied and is redelivered
         self.invalid += len(failures)
-        self.dead_letters.settle(len(batch), failures, self.settings.group_id)
+        self.dead_letters.settle(len(batch), failures, self.settings.group_id)  # topic creation retried in place
         if not self._hold(self.dead_letters.flush)[0]:
             return 0
         self.consumer.mark_processed(batch)  # the transaction has committed: safe to commit offsets

@@ -10,14 +10,20 @@ closed windows, never per message.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 import redis
 
 SeriesId = tuple[str, tuple[Any, ...]]
+T = TypeVar("T")
+Guard = Callable[[Callable[[], T]], T]
+
+
+def unguarded(call: Callable[[], T]) -> T:
+    return call()
 
 
 class RowHistory:
@@ -63,29 +69,41 @@ def series_key(series: SeriesId) -> str:
 
 
 class LongHistory:
-    def __init__(self, client: redis.Redis) -> None:
+    """`guard` runs each Redis round trip: the runner's retries it in place through a Redis outage,
+    since a window being closed cannot be put down half-way (both calls are idempotent)."""
+
+    def __init__(self, client: redis.Redis, guard: Guard = unguarded) -> None:
         self.client = client
+        self.guard = guard
 
     def fetch(self, wanted: Iterable[tuple[SeriesId, list[int]]]) -> dict[SeriesId, dict[int, float]]:
         wanted = list(wanted)
         if not wanted:
             return {}
-        pipe = self.client.pipeline(transaction=False)
-        for series, stamps in wanted:
-            pipe.hmget(series_key(series), [str(s) for s in stamps])
+
+        def read() -> list[Any]:
+            pipe = self.client.pipeline(transaction=False)
+            for series, stamps in wanted:
+                pipe.hmget(series_key(series), [str(s) for s in stamps])
+            return pipe.execute()
+
         found: dict[SeriesId, dict[int, float]] = {}
-        for (series, stamps), values in zip(wanted, pipe.execute(), strict=True):
+        for (series, stamps), values in zip(wanted, self.guard(read), strict=True):
             found[series] = {s: float(v) for s, v in zip(stamps, values, strict=True) if v is not None}
         return found
 
     def store(self, writes: Iterable[tuple[SeriesId, int, float, int]]) -> None:
         """(series, window start, value, ttl seconds); idempotent, so replays are harmless."""
-        pipe = self.client.pipeline(transaction=False)
-        count = 0
-        for series, start, value, ttl in writes:
-            key = series_key(series)
-            pipe.hset(key, str(start), repr(value))
-            pipe.expire(key, ttl)
-            count += 1
-        if count:
+        writes = list(writes)
+        if not writes:
+            return
+
+        def write() -> None:
+            pipe = self.client.pipeline(transaction=False)
+            for series, start, value, ttl in writes:
+                key = series_key(series)
+                pipe.hset(key, str(start), repr(value))
+                pipe.expire(key, ttl)
             pipe.execute()
+
+        self.guard(write)

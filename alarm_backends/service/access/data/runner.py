@@ -13,12 +13,18 @@ Without a snapshot a partition starts from its committed offset. A snapshot reco
 cluster and topic incarnation (topic id) its offset belongs to; one from elsewhere, or whose
 offset lies outside the partition's watermarks, is dropped with a warning, never resumed.
 
-Outages (alarm_backends/core/resilience.py): when the broker, Redis or the database cannot be
-reached, the loop stops consuming, keeps its state and the batches not yet checkpointed, and
-retries (resume: the services answer, then the checkpoint) with capped backoff until they are
-back; after an outage every partition's snapshot is rewritten, so a Redis that came back empty
-gets them all. A batch that fails half-way is never checkpointed: half of it is in the state,
-so the runner stops without saving anything and the partitions replay from their last snapshot.
+Outages (alarm_backends/core/resilience.py): a Redis call in the middle of a batch (look-backs, seed
+claims), a dead-letter topic's creation and a partition's assignment (snapshot load, offsets) are
+retried in place until the service answers, and the event producer waits for room in its queue, so
+an outage never cuts a batch or an assignment in half. The messages already fetched go on being
+processed until a step fails for the outage (typically the checkpoint: the producer's flush or the
+snapshot writes); then the loop pauses every partition, keeps its state and the batches not yet
+checkpointed, and retries (resume: the services answer, then the checkpoint) with capped backoff
+until they are back, still serving the group's callbacks so that it stays a member and hands over
+what it loses. After an outage every partition's snapshot is rewritten, so a Redis that came back
+empty gets them all. A batch that fails half-way for any other reason is never checkpointed: half
+of it is in the state, so the runner stops without saving anything and the partitions replay from
+their last snapshot.
 """
 from __future__ import annotations
 
@@ -29,7 +35,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -48,8 +54,8 @@ from alarm_backends.core.resilience import (
     HOLDING_PRODUCER,
     Outage,
     RetryPolicy,
+    Stopped,
     dependency_of,
-    reset_connections,
 )
 from alarm_backends.service.access.data.history import LongHistory
 from alarm_backends.service.access.data.index import StrategyIndex
@@ -60,6 +66,7 @@ from alarm_backends.service.access.types import ACCESS_TYPES
 from alarm_backends.service.trigger.event import Event
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def progress_key(group_id: str) -> str:
@@ -98,15 +105,16 @@ class AccessRunner:
         self._load_strategies = load_strategies
         self._strategy_version = strategy_version
         self._on_events = on_events
-        self.producer = KafkaProducer.get_instance(cluster, config=HOLDING_PRODUCER)
-        self.dead_letters = DeadLetterQueue(self.producer, DeadLetterPolicy())
+        self._stop = threading.Event()  # run()'s: a hold in the middle of a step ends on SIGTERM
+        self.producer = KafkaProducer.get_instance(cluster, **HOLDING_PRODUCER)
+        self.dead_letters = DeadLetterQueue(self.producer, DeadLetterPolicy(), guard=self._in_place)
         self.states: dict[TP, PartitionState] = {}
         self.access_type = ACCESS_TYPES[settings.access_type]
         self.index = StrategyIndex([], {}, data_type_label=self.access_type.data_type_label)
-        self.processor = AccessProcessor(self.index, long_history=LongHistory(redis_client),
+        self.processor = AccessProcessor(self.index, long_history=LongHistory(redis_client, self._in_place),
                                          memory_seconds=settings.memory_seconds, tz=ZoneInfo(settings.timezone),
                                          parser=self.access_type.parser, max_future=settings.max_future)
-        self.processor.claims = SeedClaims(redis_client, settings.group_id)
+        self.processor.claims = SeedClaims(redis_client, settings.group_id, self._in_place)
         self._idle_since: dict[TP, tuple[int | None, float]] = {}  # offset, and since when (monotonic)
         self._last_idle_check = time.monotonic()
         self._pending: list[Batch] = []
@@ -161,6 +169,7 @@ class AccessRunner:
     def run(self, stop: threading.Event) -> None:
         """Step until `stop`, riding out outages. Any other failure stops the loop; a batch that failed
         half-way is then not checkpointed (close), so nothing half-done is ever saved as complete."""
+        self._stop = self.producer.stop = stop
         completed = False
         try:
             while not stop.is_set():
@@ -176,18 +185,35 @@ class AccessRunner:
     def _ride_out(self, exc: Exception, stop: threading.Event) -> bool:
         """Hold the work through an outage until the services answer and it is checkpointed (True), or
         refuse (False): not an outage, or a batch was cut half-way, which no retry can make whole."""
-        dependency = dependency_of(exc)
-        if dependency is None or self._torn:
-            if self._torn:
-                logger.error("access group %s: a batch failed half-way (%s: %s); its partitions' state is not "
-                             "saved, they replay from their last snapshot", self.settings.group_id,
-                             type(exc).__name__, exc)
+        if stop.is_set() and (isinstance(exc, Stopped) or dependency_of(exc) is not None):
+            logger.warning("access group %s: stopped during an outage (%s)%s", self.settings.group_id, exc,
+                           "; the batch in hand is not saved, its partitions replay from their last snapshot"
+                           if self._torn else "")
+            return True  # the loop ends; close() saves nothing half-done
+        if self._torn:
+            logger.error("access group %s: a batch failed half-way (%s: %s); its partitions' state is not "
+                         "saved, they replay from their last snapshot", self.settings.group_id,
+                         type(exc).__name__, exc)
             return False
-        self.outage.failed(dependency, exc)
-        reset_connections(dependency)
+        if self.outage.begin(exc) is None:
+            return False
         self._dirty |= set(self.states)  # a Redis that came back empty gets every snapshot back, idle ones too
-        self.outage.ride_out(self._resume, stop, heartbeat=self._beat)
+        self.consumer.hold()  # from here on nothing is fetched, yet the group's callbacks are served
+        if self.outage.ride_out(self._resume, stop, heartbeat=self._serve_group)[0]:
+            self.consumer.release()
         return True
+
+    def _in_place(self, call: Callable[[], T]) -> T:
+        """`call` retried where it stands through an outage (Redis mid-batch, an assignment): work that
+        cannot be put down half-done waits for the service instead. Raises Stopped on SIGTERM."""
+        return self.outage.call(call, self._stop, heartbeat=self._beat)
+
+    def _serve_group(self) -> None:
+        """While riding out an outage: stay a member of the group (librdkafka leaves it when nobody polls
+        for max.poll.interval.ms) and run its callbacks, so that partitions revoked or lost meanwhile
+        are dropped here and never checkpointed over their new owner's snapshots."""
+        self._beat()
+        self.consumer.hold()
 
     def _resume(self) -> None:
         """What must go through before consuming again: the broker, Redis and the database answer (the
@@ -259,6 +285,13 @@ class AccessRunner:
         self._dirty |= touched
 
     def _close(self, keys: set[TP]) -> None:
+        """Close what the watermarks passed and produce its events. The closed windows leave the state
+        before their events are queued: a failure in between leaves the state torn (never checkpointed)."""
+        torn, self._torn = self._torn, True
+        self._close_torn(keys)
+        self._torn = torn
+
+    def _close_torn(self, keys: set[TP]) -> None:
         events: list[Event] = []
         closed_before = self.processor.windows_closed
         for key in keys:
@@ -318,13 +351,8 @@ class AccessRunner:
         try:
             self.checkpoint()
         except Exception as exc:
-            dependency = dependency_of(exc)
-            if dependency is None:
-                raise
+            self.outage.tolerate(exc, "the last checkpoint (the work since the one before is replayed from it)")
             self._save_state = False  # the hand-over would only wait on the same outage
-            logger.warning("access group %s: stopping during an outage of %s (%s); the work since the last "
-                           "checkpoint is not committed and is replayed from the last snapshot",
-                           self.settings.group_id, dependency, exc)
 
     @property
     def progress_key(self) -> str:
@@ -338,7 +366,12 @@ class AccessRunner:
 
     def _on_assign(self, gained: list[TP]) -> dict[TP, int]:
         """Fresh state, or the snapshot's state and its offset where the snapshot still belongs
-        to the partition as it is now; the others start from the committed (or reset) offset."""
+        to the partition as it is now; the others start from the committed (or reset) offset.
+        Through an outage it waits for Redis and the broker: a partition must never start without its
+        snapshot (librdkafka would assign it at its committed offset if this callback raised)."""
+        return self._in_place(lambda: self._assign(gained))
+
+    def _assign(self, gained: list[TP]) -> dict[TP, int]:
         raw = self.redis.mget([self.snapshot_key(k) for k in gained])
         saved = {key: PartitionState.load(blob, self.settings.lateness, self.index)
                  for key, blob in zip(gained, raw, strict=True) if blob is not None}
@@ -471,10 +504,8 @@ class AccessRunner:
             try:
                 self.checkpoint(only=set(lost))
             except Exception as exc:
-                if dependency_of(exc) is None:
-                    raise
-                logger.warning("access group %s: could not hand over %s with their state (%s); the new owner "
-                               "replays them from their last snapshot", self.settings.group_id, lost, exc)
+                self.outage.tolerate(exc, f"handing over {lost} with their state (the new owner replays them "
+                                          f"from their last snapshot)")
         for key in lost:
             self.states.pop(key, None)
             self._dirty.discard(key)
