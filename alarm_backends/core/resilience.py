@@ -173,7 +173,7 @@ class RetryPolicy:
             raise ValueError(f"BKM_OUTAGE_RETRY_INITIAL / BKM_OUTAGE_RETRY_MAX: {exc}") from None
 
     def wait(self) -> tenacity.wait.wait_base:
-        return tenacity.wait_exponential_jitter(initial=self.initial, max=self.maximum, jitter=self.jitter)
+        return tenacity.wait_exponential_jitter(multiplier=self.initial, max=self.maximum, jitter=self.jitter)
 
 
 # The consumers' producer never gives up on a message: a broker outage longer than librdkafka's
