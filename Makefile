@@ -1,10 +1,10 @@
-# Two entry points: `make run` (the main job) and `make test` (the whole suite).
+# Entry points: `make run` (the main job), `make test` (the whole suite) and `make lint` (ruff).
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test venv bench-kafka bench-access bench-pipeline clean
+.PHONY: run test lint venv bench-kafka bench-access bench-pipeline clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# mypy (pyproject.toml [tool.mypy]) joins once its typed packages pass: `$(BIN)/mypy`
+lint: venv
+	$(BIN)/ruff check .
 
 bench-kafka: venv
 	$(BIN)/python benchmarks/kafka_bench.py $(BENCH_ARGS)

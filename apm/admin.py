@@ -18,7 +18,8 @@ from metadata.models import ClusterInfo
 
 class ApmApplicationForm(forms.ModelForm):
     cluster = forms.ModelChoiceField(queryset=ClusterInfo.objects.filter(cluster_type=ClusterType.KAFKA),
-                                     required=False, help_text="Kafka cluster for the topics (default: the default one)")
+                                     required=False,
+                                     help_text="Kafka cluster for the topics (default: the default one)")
     partitions = forms.IntegerField(min_value=1, max_value=1000, initial=1, required=False,
                                     help_text="partitions per topic = consumer tasks")
     sync_now = forms.BooleanField(required=False, initial=True, label="Create topics now")

@@ -1,6 +1,7 @@
 """Provision an APM application's data sources and topics; disable or delete without losing data silently."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -95,10 +96,8 @@ def delete_application(app: ApmApplication, delete_topics: bool = False, timeout
     # Kafka first: if a topic cannot be deleted, nothing is removed from the database either.
     for source in sources:
         info = source.data_source.kafka_topic
-        try:
+        with contextlib.suppress(TopicNotFound):
             TopicManager(info.kafka_cluster_config(), timeout=timeout).delete_topic(info.topic)
-        except TopicNotFound:
-            pass
         report.deleted_topics.append(info.topic)
     with transaction.atomic():
         for source in sources:

@@ -35,6 +35,7 @@ is this process's CPU time per message (all threads), steadier than msgs/s for c
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -44,7 +45,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -140,10 +142,9 @@ class Topics:
         return name
 
     def drop(self, name: str) -> None:
-        try:
+        # housekeeping only: the broker is memory-only anyway
+        with contextlib.suppress(Exception):
             self.manager.delete_topic(name)
-        except Exception:  # noqa: BLE001 - housekeeping only, the broker is memory-only anyway
-            pass
 
 
 # ---------------------------------------------------------------- produce
@@ -562,8 +563,8 @@ def main(argv: list[str] | None = None) -> int:
             for idem, count in ((False, args.per_message_n), (True, args.per_message_idem_n)):
                 small = payloads[:count]
                 label = f"new Producer per message ({default_comp}, {'idempotent' if idem else 'not idempotent'})"
-                per = interleaved({label: lambda: bench_producer_per_message(cluster, topics, small, default_comp,
-                                                                              idem)}, R_SLOW)[label]
+                per = interleaved({label: lambda small=small, idem=idem: bench_producer_per_message(
+                    cluster, topics, small, default_comp, idem)}, R_SLOW)[label]
                 per["ratio"] = per["msgs_per_s"] / raw_default["msgs_per_s"]
                 per["notes"] = (f"{len(small):,} msgs, extrapolated; create+produce+flush+destroy each: "
                                 f"{1000 / per['msgs_per_s']:.1f} ms/msg")

@@ -1,7 +1,7 @@
 """Alert admin: read-mostly pages for alerts, their logs and events; ack and close as actions."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -21,7 +21,7 @@ def epoch(value: int | None) -> str:
     """Event times are epoch seconds; shown in UTC, whatever TIME_ZONE says, so they match the API and logs."""
     if value is None:
         return "-"
-    return datetime.fromtimestamp(value, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromtimestamp(value, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def clipped(text: str, limit: int = LIST_TEXT) -> str:

@@ -20,6 +20,17 @@ from config.tools.kafka import get_kafka_cluster_config
 # librdkafka joins take ~23 s against Tansu with the default session timeout.
 FAST_GROUP_JOIN = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
 
+#: the shared broker, and the outage tests' own one (tests that start one in a subprocess carry the marker themselves)
+BROKER_FIXTURES = frozenset({"kafka_cluster", "own_broker"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that reaches the broker, directly or through another fixture, so that
+    `-m "not broker"` is a real broker-free run without each module having to remember the marker."""
+    for item in items:
+        if BROKER_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.broker)
+
 
 @pytest.fixture(scope="session")
 def kafka_cluster() -> Iterator[KafkaClusterConfig]:

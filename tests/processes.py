@@ -35,7 +35,7 @@ class Output:
         return "".join(self.lines)
 
 
-_OUTPUTS: "weakref.WeakKeyDictionary[subprocess.Popen[str], Output]" = weakref.WeakKeyDictionary()
+_OUTPUTS: weakref.WeakKeyDictionary[subprocess.Popen[str], Output] = weakref.WeakKeyDictionary()
 
 
 def wait_for_banner(proc: subprocess.Popen[str], banner: str) -> subprocess.Popen[str]:

@@ -16,6 +16,7 @@ from alarm_backends.core.kafka.topics import TopicManager
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.broker
 def test_the_embedded_broker_serves_kafka_on_a_free_loopback_port_and_stops_cleanly() -> None:
     broker = EmbeddedKafkaBroker()
     broker.start()
@@ -55,6 +56,7 @@ def test_a_missing_valkey_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
         EmbeddedValkey().start()
 
 
+@pytest.mark.broker
 def test_run_embedded_hands_the_addresses_to_its_child_and_stops_everything_after(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()
            if k not in ("BK_MONITOR_KAFKA_HOST", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
@@ -71,6 +73,7 @@ def test_run_embedded_hands_the_addresses_to_its_child_and_stops_everything_afte
     assert not port_accepts("127.0.0.1", int(redis_url.rsplit(":", 1)[1].split("/")[0]))
 
 
+@pytest.mark.broker
 def test_run_embedded_stops_its_services_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("BK_MONITOR_KAFKA_HOST", "REDIS_URL")}
     env["BKM_VAR_DIR"] = str(tmp_path)

@@ -3,6 +3,7 @@ supervisor or `docker stop` sends) as by one to its process group (Ctrl-C, a ter
 Every process it started, pipeline, web server, Celery, demo and embedded services, is gone."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ from alarm_backends.core.embedded.base import port_accepts
 from tests.processes import start_make_run
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.broker  # make run starts an embedded broker of its own
 READY = ("access: consuming", "alert: consuming")  # the consumers announce themselves once running
 
 
@@ -79,8 +81,6 @@ def test_every_process_make_run_started_is_gone_after_it_is_told_to_stop(
         assert "stopping embedded services" in "".join(lines)
     finally:
         for p in [psutil.Process(proc.pid), *tree] if proc.poll() is None else tree:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 p.kill()  # only what this test started, should it fail
-            except psutil.NoSuchProcess:
-                pass
         proc.wait(timeout=10)

@@ -9,10 +9,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from alarm_backends.core.embedded.base import port_accepts
 from tests.processes import ROOT, start_make_run
+
+pytestmark = pytest.mark.broker  # make run starts an embedded broker of its own
 
 
 

@@ -327,7 +327,8 @@ class Outage:
         if not down:
             return Check(self.name, True, "no outage")
         now = time.monotonic()
-        parts = [f"{dependency} down for {now - since:.0f}s ({why})" for dependency, (since, why) in sorted(down.items())]
+        parts = [f"{dependency} down for {now - since:.0f}s ({why})"
+                 for dependency, (since, why) in sorted(down.items())]
         return Check(self.name, False, f"Degraded: {'; '.join(parts)}; holding the uncommitted work, "
                                        f"{self.attempts} retries so far")
 

@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parent / "data"
 
 def read_series(name: str = "machine_temperature_system_failure.csv") -> list[tuple[int, float]]:
     with open(DATA / name, newline="") as fh:
-        return [(int(dt.datetime.fromisoformat(row["timestamp"]).replace(tzinfo=dt.timezone.utc).timestamp()),
+        return [(int(dt.datetime.fromisoformat(row["timestamp"]).replace(tzinfo=dt.UTC).timestamp()),
                  float(row["value"])) for row in csv.DictReader(fh)]
 
 

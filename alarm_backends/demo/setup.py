@@ -2,6 +2,7 @@
 its topic for the machine-temperature series, a few strategies, and a login."""
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -67,10 +68,8 @@ def ensure_metadata(cluster: KafkaClusterConfig) -> None:
                                                                         "storage_cluster": kafka})
     topics = TopicManager(cluster)
     if not topics.topic_exists(TOPIC):
-        try:
+        with contextlib.suppress(TopicAlreadyExists):
             topics.create_topic(TOPIC, partitions=1, config={"retention.ms": "-1"})
-        except TopicAlreadyExists:
-            pass
 
 
 def ensure_strategies() -> list[Strategy]:

@@ -144,7 +144,7 @@ def _apply(parsed: dict[str, tuple[EventIn, dict[str, Any]]], limits: Limits, na
 
     _write_alerts(list(touched.values()))
     insert_rows(Event, [{**row, "alert_id": alert.id if alert is not None else None}
-                        for (_, row), alert in zip(new, event_alerts)])
+                        for (_, row), alert in zip(new, event_alerts, strict=True)])
     insert_rows(AlertLog, to_log_dicts(logs))
 
     opened_ids = {id(a) for a in opened}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, time
-from datetime import timezone as dt_timezone
+from datetime import UTC
 from typing import Any
 
 import django_filters as filters
@@ -35,10 +35,7 @@ class EpochField(forms.Field):
         if value in self.empty_values:
             return None
         text = str(value).strip()
-        if INTEGER_RE.match(text):
-            seconds = int(text)
-        else:
-            seconds = self._parse_iso(text)
+        seconds = int(text) if INTEGER_RE.match(text) else self._parse_iso(text)
         if not 0 <= seconds <= MAX_EPOCH_SECONDS:
             raise forms.ValidationError(f"must be between 0 and {MAX_EPOCH_SECONDS} epoch seconds")
         return seconds
@@ -53,7 +50,7 @@ class EpochField(forms.Field):
         if moment is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
         if timezone.is_naive(moment):
-            moment = moment.replace(tzinfo=dt_timezone.utc)
+            moment = moment.replace(tzinfo=UTC)
         try:
             return int(moment.timestamp())
         except (OverflowError, OSError, ValueError):
@@ -61,8 +58,10 @@ class EpochField(forms.Field):
 
 
 # The schema states the accepted range: 0 to MAX_EPOCH_SECONDS (the years 1970 to 5138 as dates).
-@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_SECONDS},
-                                {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|[2-4][0-9]{3})-"}]})
+@extend_schema_field({"oneOf": [
+    {"type": "integer", "minimum": 0, "maximum": MAX_EPOCH_SECONDS},
+    {"type": "string", "format": "date-time", "pattern": "^(19[7-9][0-9]|[2-4][0-9]{3})-"},
+]})
 class EpochFilter(filters.Filter):
     field_class = EpochField
 

@@ -41,7 +41,7 @@ class LogRun:
 
 
 def _utc(epoch: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(epoch, dt.timezone.utc)
+    return dt.datetime.fromtimestamp(epoch, dt.UTC)
 
 
 def collapse(rows: Iterable[LogRow]) -> list[LogRun]:

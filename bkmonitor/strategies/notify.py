@@ -1,7 +1,7 @@
-"""The change signal: a Redis counter and a pub/sub message after a strategy write commits.
+"""The change signal: a Redis counter bumped after a strategy write commits.
 
-Consumers subscribe to CHANNEL for a prompt reload and also poll the counter and the DB-derived
-version (bkmonitor.strategies.export), so a lost message or a Redis outage only delays a reload.
+Consumers poll the counter together with the DB-derived version (bkmonitor.strategies.export),
+so a Redis outage only delays a reload until the DB version changes.
 """
 from __future__ import annotations
 
@@ -14,18 +14,15 @@ from django.db import transaction
 from alarm_backends.core.storage.redis import get_client
 
 VERSION_KEY = "bkm:strategy:version"
-CHANNEL = "bkm:strategy:changed"
 
 logger = logging.getLogger(__name__)
 _read_failing = False
 
 
 def publish_change() -> int | None:
-    """INCR the counter and PUBLISH its new value; None (logged) when Redis is not reachable."""
+    """INCR the counter; its new value, or None (logged) when Redis is not reachable."""
     try:
-        client = get_client()
-        version = int(client.incr(VERSION_KEY))
-        client.publish(CHANNEL, version)
+        version = int(get_client().incr(VERSION_KEY))
     except (redis.RedisError, ImproperlyConfigured, OSError) as exc:
         # The write is committed: failing the request now would only make the client retry it.
         logger.warning("strategy change signal not sent (consumers will notice by polling the DB): %s", exc)

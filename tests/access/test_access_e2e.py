@@ -63,7 +63,7 @@ def test_invalid_metric_messages_are_dead_lettered_and_the_partition_keeps_flowi
 def _nab(name: str) -> tuple[list[tuple[int, float]], list[tuple[int, int]]]:
     """A NAB series and its labelled anomaly windows, as shipped with the demo (MIT, see its LICENSE.txt)."""
     def epoch(text: str) -> int:
-        return int(dt.datetime.fromisoformat(text.split(".")[0]).replace(tzinfo=dt.timezone.utc).timestamp())
+        return int(dt.datetime.fromisoformat(text.split(".")[0]).replace(tzinfo=dt.UTC).timestamp())
 
     windows = json.loads((DEMO_DATA / "windows.json").read_text())[name]
     return read_series(name), [(epoch(a), epoch(b)) for a, b in windows]

@@ -34,7 +34,8 @@ def closed(processor: AccessProcessor, state: PartitionState) -> list[tuple[int,
         group = processor.index.groups[group_uid]
         [agg] = group.aggs
         column = Closing(bucket, group.names).column(start, agg.metric, agg.agg_method)
-        out += list(zip([start - BASE] * len(column.slots), column.values.tolist(), column.points.tolist(), strict=True))
+        out += list(zip([start - BASE] * len(column.slots), column.values.tolist(), column.points.tolist(),
+                        strict=True))
     return out
 
 

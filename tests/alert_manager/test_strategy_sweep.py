@@ -145,10 +145,8 @@ def test_two_workers_sweeping_at_once_close_each_alert_once(setup, locked: bool)
     strategy = setup.create_strategy()
     apply_events([anomaly(strategy, NOON - 600, dimensions={"bk_target_ip": f"10.0.0.{i}"}) for i in range(20)])
     setup.update_strategy(strategy, is_enabled=False)
-    if locked:
-        results = _race(lambda: sweep(setup))
-    else:  # the deterministic event ids alone keep it to one close
-        results = _race(lambda: close_strategy_alerts(NOON, setup.cfg.tz))
+    # unlocked, the deterministic event ids alone keep it to one close
+    results = _race(lambda: sweep(setup)) if locked else _race(lambda: close_strategy_alerts(NOON, setup.cfg.tz))
     assert not [r for r in results if isinstance(r, BaseException)], results
     assert Alert.objects.filter(status="CLOSED", close_reason="strategy disabled").count() == 20
     assert AlertLog.objects.filter(op="CLOSE").count() == 20

@@ -236,7 +236,7 @@ def test_alerts_cannot_be_edited_or_deleted_through_the_api(operator, alerts, me
     assert operator.post(ALERTS, {}, format="json").status_code == 405
 
 
-# --- events ------------------------------------------------------------------------------------------------------------
+# --- events ----------------------------------------------------------------------------------------------------
 
 def test_events_are_listed_read_only_with_filters(operator, alerts):
     body = operator.get(f"{EVENTS}?alert={alerts['db'].id}").json()

@@ -118,7 +118,8 @@ def test_the_scenario_ends_with_the_expected_alerts_and_logs():
         (2, "RECOVERED", 200, 460, ""),
         (2, "CLOSED", 520, 580, "strategy disabled"),
     ]
-    assert alerts[1].event_count == 2 and alerts[1].recovery_value == 95.0 and alerts[1].first_anomaly_time == 200 and alerts[1].open_time == 220
+    assert alerts[1].event_count == 2 and alerts[1].recovery_value == 95.0
+    assert alerts[1].first_anomaly_time == 200 and alerts[1].open_time == 220
     ops = list(AlertLog.objects.filter(dedupe_md5="k").order_by("id").values_list("op", flat=True))
     assert ops == ["CREATE", "ANOMALY", "CLOSE", "CREATE", "LOWER_SEVERITY_DROPPED", "MOVED_BEGIN", "RECOVERING",
                    "ANOMALY", "RECOVER", "LATE_EVENT", "CREATE", "CLOSE", "NO_OPEN_ALERT"]

@@ -73,7 +73,7 @@ def splits(alerts: list[New]) -> list[list[list[New]]]:
     for order in itertools.permutations(alerts):
         for cuts in itertools.product([False, True], repeat=len(order) - 1):
             batches, current = [], [order[0]]
-            for alert, cut in zip(order[1:], cuts):
+            for alert, cut in zip(order[1:], cuts, strict=True):
                 if cut:
                     batches.append(current)
                     current = []

@@ -120,7 +120,8 @@ def test_threshold_unit_prefix_is_converted_into_the_metric_unit(algo, metric_un
         ),
         pytest.param(
             algorithm("YearRoundAmplitude", {"ratio": 1, "shock": 500, "days": 1, "method": "gte"}, "B"),
-            "KB", 1.5, {INTERVAL: 1, DAY: 1, DAY + INTERVAL: 1}, True, id="year round amplitude shock converts from B to KB",
+            "KB", 1.5, {INTERVAL: 1, DAY: 1, DAY + INTERVAL: 1}, True,
+            id="year round amplitude shock converts from B to KB",
         ),
         pytest.param(
             algorithm("YearRoundAmplitude", {"ratio": 1, "shock": 500, "days": 1, "method": "gte"}, "B"),

@@ -26,7 +26,7 @@ def text(driver: webdriver.Chrome) -> str:
 
 
 def test_an_operator_logs_in_reads_the_storage_list_and_syncs_a_topic_from_the_admin(
-        browser, live_server, transactional_db, kafka_cluster, topic_name):
+        browser, live_server, transactional_db, kafka_cluster, topic_name):  # noqa: F811 (the imported fixture)
     User.objects.create_superuser("ops", "ops@example.com", "pw-ops-123")
     cluster = cluster_row_for(kafka_cluster, "embedded-admin")
     secret_cluster = ClusterInfo(cluster_name="sasl-admin", domain_name="kafka.example", port=9093,

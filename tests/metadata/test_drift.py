@@ -17,7 +17,8 @@ def test_numbers_are_compared_as_numbers_not_as_text():
 
 def test_a_config_absent_on_the_broker_is_drift_from_the_broker_default():
     [drift] = compute_drift(spec(retention_ms="1800000"), spec())
-    assert (drift.attribute, drift.desired, drift.live, drift.fixable) == ("retention.ms", "1800000", BROKER_DEFAULT, True)
+    expected = ("retention.ms", "1800000", BROKER_DEFAULT, True)
+    assert (drift.attribute, drift.desired, drift.live, drift.fixable) == expected
     assert "live broker default" in str(drift)
 
 

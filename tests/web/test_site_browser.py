@@ -61,7 +61,7 @@ def log_in(driver: Any, server: WebServer) -> None:
 
 
 def test_an_operator_finds_the_admin_the_browsable_api_the_docs_and_the_landing_page_styled_and_complete(
-        browser: Any, web_server: WebServer) -> None:
+        browser: Any, web_server: WebServer) -> None:  # noqa: F811 (the imported fixture)
     log_in(browser, web_server)
 
     open_page(browser, web_server, "/admin/", "admin-index")

@@ -70,11 +70,11 @@ class Batch(list):  # type: ignore[type-arg]
         can then only be marked processed whole."""
         if self.released is not None:
             return
-        keys = list(zip(map(Message.topic, self), map(Message.partition, self)))
+        keys = list(zip(map(Message.topic, self), map(Message.partition, self), strict=True))
         offsets = list(map(Message.offset, self))
         keys.reverse()
         offsets.reverse()
-        self.firsts = dict(zip(keys, offsets))  # the last write of each key is its first message
+        self.firsts = dict(zip(keys, offsets, strict=True))  # the last write of each key is its first message
         self.released = len(self)
         self.clear()
 

@@ -94,7 +94,8 @@ class KafkaConsumer:
         settings_conf = consumer_settings()
         if assignment_strategy is not None:
             if assignment_strategy not in ASSIGNMENT_STRATEGIES:
-                raise ValueError(f"assignment_strategy: {assignment_strategy!r} is not one of {list(ASSIGNMENT_STRATEGIES)}")
+                raise ValueError(f"assignment_strategy: {assignment_strategy!r} "
+                                 f"is not one of {list(ASSIGNMENT_STRATEGIES)}")
             settings_conf["partition.assignment.strategy"] = assignment_strategy
         auto = self.policy.mode is CommitMode.AUTO
         conf: dict[str, Any] = {
@@ -479,7 +480,8 @@ class KafkaConsumer:
             self._admin = admin.admin_client(self.cluster, timeout)
         return self._admin
 
-    def identities(self, topics: Iterable[str], timeout: float | None = None) -> tuple[str | None, dict[str, str | None]]:
+    def identities(self, topics: Iterable[str],
+                   timeout: float | None = None) -> tuple[str | None, dict[str, str | None]]:
         """The cluster id and each topic's id: what tells this cluster and this creation of a
         topic from another with the same name. None where the broker has none (an all-zero id)."""
         timeout = timeout if timeout is not None else client_timeout()
@@ -612,9 +614,9 @@ class KafkaConsumer:
     def _on_error(self, err: KafkaError) -> None:
         CONSUME_ERRORS.labels(self.group_id).inc()
         self._last_error = err.str()
-        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE):
-            if self._down_since is None:
-                self._down_since = time.monotonic()
+        down = err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE)
+        if down and self._down_since is None:
+            self._down_since = time.monotonic()
         logger.warning("consumer %s: %s", self.group_id, err.str())
 
     def _on_commit(self, err: KafkaError | None, partitions: list[TopicPartition]) -> None:

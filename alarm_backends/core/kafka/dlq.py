@@ -10,6 +10,7 @@ and `dlq-truncated` says what was cut, with the value's original length and SHA-
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections import deque
@@ -184,10 +185,8 @@ class DeadLetterQueue:
             return limit
         manager = self._topics or TopicManager(self.producer.cluster)
         if not manager.topic_exists(topic):
-            try:
+            with contextlib.suppress(TopicAlreadyExists):
                 manager.create_topic(topic, partitions=self.policy.create_partitions)
-            except TopicAlreadyExists:
-                pass
         limit = self._limit(manager, topic)
         self._ensured[topic] = limit
         return limit

@@ -180,7 +180,7 @@ def groups_for_topic(topic: str, cluster: KafkaClusterConfig | None = None,
         futures = client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
                                                      request_timeout=timeout)
         result = admin.call(cluster, timeout, f"list offsets of group {group!r}",
-                            lambda g=group: admin.wait(futures[g], timeout))  # type: ignore[misc]
+                            lambda g=group, f=futures: admin.wait(f[g], timeout))  # type: ignore[misc]
         if any(tp.topic == topic and tp.offset >= 0 for tp in result.topic_partitions or []):
             found.append(group)
     return found

@@ -62,14 +62,16 @@ def tail_messages(topic: str, count: int, cluster: KafkaClusterConfig | None = N
     cluster = cluster or default_cluster()
     consumer = _reader(cluster)
     try:
-        md = admin.call(cluster, timeout, f"metadata of {topic!r}", lambda: consumer.list_topics(topic, timeout=timeout))
+        md = admin.call(cluster, timeout, f"metadata of {topic!r}",
+                        lambda: consumer.list_topics(topic, timeout=timeout))
         info = md.topics.get(topic)
         if info is None or not info.partitions:
             raise TopicNotFound(topic)
         starts, ends = {}, {}
         for p in info.partitions:
-            low, high = admin.call(cluster, timeout, f"watermarks of {topic}[{p}]",
-                                   lambda p=p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout))
+            low, high = admin.call(
+                cluster, timeout, f"watermarks of {topic}[{p}]",
+                lambda p=p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout))
             # Read until end-of-partition rather than up to `high`: some brokers (the embedded
             # one) report a high watermark that lags the last batch's records.
             starts[p], ends[p] = max(low, high - count), high

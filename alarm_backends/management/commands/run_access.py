@@ -17,6 +17,7 @@ stops it without saving anything half-done. Configured only by the environment
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import logging
 from typing import Any
@@ -41,10 +42,8 @@ logger = logging.getLogger("alarm_backends.access")
 def ensure_event_topic() -> None:
     topics = TopicManager()
     if not topics.topic_exists(settings.ALARM_EVENT_TOPIC):
-        try:
+        with contextlib.suppress(TopicAlreadyExists):
             topics.create_topic(settings.ALARM_EVENT_TOPIC, partitions=settings.ALARM_EVENT_TOPIC_PARTITIONS)
-        except TopicAlreadyExists:
-            pass
 
 
 class Command(BaseCommand):

@@ -6,8 +6,9 @@ letters are durable). An outage of the database or the broker is ridden out
 (alarm_backends/core/resilience.py): the batch is held, nothing more is
 consumed, and the failed step (the poll, the transaction, the dead-letter
 topic's creation, the flush) is retried with capped backoff until the service
-is back; a deadlock or serialization failure is retried a few times. Anything else stops the process, and the uncommitted batch is
-redelivered on restart, where already-stored events are skipped.
+is back; a deadlock or serialization failure is retried a few times. Anything
+else stops the process, and the uncommitted batch is redelivered on restart,
+where already-stored events are skipped.
 """
 from __future__ import annotations
 
@@ -155,7 +156,7 @@ class AlertRunner:
         if not (opened or ended) or not logger.isEnabledFor(logging.INFO):
             return
         for alert in Alert.objects.filter(id__in=[*opened, *ended]).order_by("id"):
-            when = dt.datetime.fromtimestamp(alert.end_time or alert.begin_time, dt.timezone.utc)
+            when = dt.datetime.fromtimestamp(alert.end_time or alert.begin_time, dt.UTC)
             # why: the reason of the event that opened or ended it (a close reason is the end event's reason)
             why = alert.latest_reason or alert.close_reason or alert.reason
             logger.info("alert #%d %s%s: %s [severity %d] %s at %s%s", alert.id, alert.status,

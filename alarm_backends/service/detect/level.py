@@ -40,18 +40,12 @@ def _combine(detectors: Sequence[Detector], connector: str) -> Detector:
     if connector == "and":
 
         def detect_all(value: float, t: int, interval: int, history: History) -> bool:
-            for detector in detectors:
-                if not detector(value, t, interval, history):
-                    return False
-            return True
+            return all(detector(value, t, interval, history) for detector in detectors)
 
         return detect_all
 
     def detect_any(value: float, t: int, interval: int, history: History) -> bool:
-        for detector in detectors:
-            if detector(value, t, interval, history):
-                return True
-        return False
+        return any(detector(value, t, interval, history) for detector in detectors)
 
     return detect_any
 

@@ -76,13 +76,13 @@ def parse_algorithm(algorithm: Any, metric_unit: str = "") -> ParsedAlgorithm:
     spec = parser(algorithm["config"], "config")
     assert isinstance(kind, str)
     prefix = _unit_prefix(algorithm.get("unit_prefix"))
-    if prefix and metric_unit and units.is_known(metric_unit):
-        if units.conversion_factor(prefix, metric_unit) is None:
-            raise AlgorithmConfigError(
-                "unit_prefix",
-                f"{prefix!r} is a {units.dimension(prefix)} unit and cannot be compared with the metric's "
-                f"unit {metric_unit!r} ({units.dimension(metric_unit)})",
-            )
+    if (prefix and metric_unit and units.is_known(metric_unit)
+            and units.conversion_factor(prefix, metric_unit) is None):
+        raise AlgorithmConfigError(
+            "unit_prefix",
+            f"{prefix!r} is a {units.dimension(prefix)} unit and cannot be compared with the metric's "
+            f"unit {metric_unit!r} ({units.dimension(metric_unit)})",
+        )
     return ParsedAlgorithm(kind, spec, prefix)
 
 

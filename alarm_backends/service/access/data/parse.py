@@ -22,7 +22,7 @@ refused too: it would move the partition's watermark so far that every later poi
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, NamedTuple, Union
+from typing import Annotated, Any, NamedTuple
 
 import msgspec
 import orjson
@@ -60,12 +60,12 @@ _new_point = tuple.__new__  # Point(...) without the Python-level __new__ of a N
 class _UsualPoint(msgspec.Struct, gc=False):
     time: Annotated[int, msgspec.Meta(gt=0)]  # seconds or milliseconds: told apart after decoding
     metrics: Annotated[dict[str, float], msgspec.Meta(min_length=1)]
-    dimensions: dict[str, Union[Annotated[str, msgspec.Meta(max_length=_FAST_STRING)],
-                                Annotated[int, msgspec.Meta(ge=DIMENSION_INT_MIN, le=DIMENSION_INT_MAX)],
-                                float, bool, None]] = {}
+    dimensions: dict[str, Annotated[str, msgspec.Meta(max_length=_FAST_STRING)]
+                     | Annotated[int, msgspec.Meta(ge=DIMENSION_INT_MIN, le=DIMENSION_INT_MAX)]
+                     | float | bool | None] = {}
 
 
-_decode_usual = msgspec.json.Decoder(Union[_UsualPoint, list[_UsualPoint]]).decode
+_decode_usual = msgspec.json.Decoder(_UsualPoint | list[_UsualPoint]).decode
 
 
 def decode(raw: bytes | None) -> Any:

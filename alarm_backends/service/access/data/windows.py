@@ -65,7 +65,8 @@ class Bucket:
         return part
 
     def dump(self) -> list[Any]:
-        return [[slot, p.time, p.dimensions, p.metrics, p.identity] for slot, p in zip(self.slots, self.points)]
+        return [[slot, p.time, p.dimensions, p.metrics, p.identity]
+                for slot, p in zip(self.slots, self.points, strict=True)]
 
     @classmethod
     def load(cls, rows: list[Any]) -> Bucket:

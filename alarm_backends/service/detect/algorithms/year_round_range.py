@@ -29,10 +29,7 @@ def year_round_range_anomaly(
 ) -> bool:
     """Any i with |v| op |v(t-(i+1) days)|*ratio + shock; `past` is rounded, None = missing day."""
     magnitude = abs(value)
-    for then in past:
-        if then is not None and op(magnitude, rounded(abs(then) * ratio + shock)):
-            return True
-    return False
+    return any(then is not None and op(magnitude, rounded(abs(then) * ratio + shock)) for then in past)
 
 
 @dataclass(frozen=True, slots=True)
