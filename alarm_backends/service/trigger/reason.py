@@ -153,7 +153,7 @@ def _held_of(parsed: list[tuple[str, Any, str]], connector: str, metric_unit: st
         return _Held(constant=_escaped(_clip(f"({rule})", MAX_RULE))), rule
     # a Threshold's AND-groups are cheap to re-check; an "or" of other algorithms is stated as configured
     thresholds = []
-    for (_kind, spec, prefix), text in zip(parsed, texts, strict=True):
+    for _kind, spec, prefix in parsed:
         if isinstance(spec, Threshold):
             scale = _scale(spec, prefix, metric_unit)
             for group in spec.groups:

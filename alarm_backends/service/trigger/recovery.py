@@ -1,7 +1,8 @@
 """Recovery and no-data decisions for one series, in event time (docs/ARCHITECTURE.md, Semantics: recovery, no-data).
 
 An alert's series recovers once `check_window` consecutive windows no longer
-meet its trigger condition; after the first clean window it is "recovering"
+meet the trigger condition of the alert's own level (a less severe level firing
+does not hold it back: Semantics: how levels interact); after the first clean window it is "recovering"
 (notices held). `status_setter` decides RECOVERED ("recovery") or CLOSED
 ("close"); the "-nodata" variants also end the alert when the series goes
 silent for `check_window` windows (without them, silence leaves the alert to

@@ -285,22 +285,39 @@ class AccessProcessor:
         if fired is not None:
             level, event = fired
             events.append(event)
-            if imem.alert_level is None or level < imem.alert_level:
-                imem.alert_level = level
-            imem.clean = 0
-        elif imem.alert_level is not None and self._still_met(imem, item, imem.alert_level, t):
-            imem.clean = 0
-        elif imem.alert_level is not None:
-            rule = self._rule(item, imem.alert_level)
-            imem.clean += 1
-            if imem.clean >= rule.check_window:
-                events.append(self._status(imem, rule.ends_as, item, imem.alert_level, t, value, key,
-                                           reason=self._reason(item, imem.alert_level, rule.ends_as, value)))
-                imem.alert_level, imem.clean = None, 0
-            elif imem.clean == 1:
-                events.append(self._status(imem, "recovering", item, imem.alert_level, t, value, key,
-                                           reason=self._reason(item, imem.alert_level, "recovering", value)))
+            if imem.alert_level is None or level <= imem.alert_level:
+                # the alert's own level again, or a more severe one (the alert manager replaces the
+                # alert with a new one at that level): either way nothing is clean any more
+                imem.alert_level, imem.clean = level, 0
+                return imem
+            # A less severe level fired: the alert manager drops its event, so it must not touch the
+            # open alert, whose windows are judged by the alert's own level only.
+        if imem.alert_level is not None:
+            self._count_clean(imem, item, t, value, key, events)
         return imem
+
+    def _count_clean(self, imem: ItemMemory, item: ItemSpec, t: int, value: float, key: tuple[Any, ...],
+                     events: list[Event]) -> None:
+        """Judge a window for the open alert by its own level's N-of-M condition: a window that
+        meets it resets the clean count, one that does not counts towards recovery. `recovering`
+        is told once, at the first clean window: the alert manager keeps the flag until an event
+        of the alert's level or a more severe one (or the end) clears it, which is when the count
+        resets (but for a window outside the level's uptime: docs/ARCHITECTURE.md, Semantics:
+        recovery)."""
+        level = imem.alert_level
+        assert level is not None
+        if self._still_met(imem, item, level, t):
+            imem.clean = 0
+            return
+        rule = self._rule(item, level)
+        imem.clean += 1
+        if imem.clean >= rule.check_window:
+            events.append(self._status(imem, rule.ends_as, item, level, t, value, key,
+                                       reason=self._reason(item, level, rule.ends_as, value)))
+            imem.alert_level, imem.clean = None, 0
+        elif imem.clean == 1:
+            events.append(self._status(imem, "recovering", item, level, t, value, key,
+                                       reason=self._reason(item, level, "recovering", value)))
 
     def _trigger(self, imem: ItemMemory, item: ItemSpec, window: ClosedWindow, anomalous: list[LevelSpec],
                  previous: float | None = None) -> tuple[int, Event] | None:
@@ -464,8 +481,9 @@ class AccessProcessor:
     def _status_reasons(self, item: ItemSpec, levels: dict[int, Any]) -> dict[int, StatusReasons]:
         """Per level (0: a level the item no longer has), the reasons of its status events."""
         continuous = int(item.no_data_config.get("continuous", 5))
-        found = {0: status_reasons(fallback_reason(0, item.agg_method, item.metric), check_window=DEFAULT_RULE.check_window,
-                                   setter="recovery", close_after=self._no_data_close_windows(item, 0),
+        found = {0: status_reasons(fallback_reason(0, item.agg_method, item.metric),
+                                   check_window=DEFAULT_RULE.check_window, setter="recovery",
+                                   close_after=self._no_data_close_windows(item, 0),
                                    interval=item.interval, nodata_continuous=continuous)}
         for lv in item.levels:
             found[lv.level] = status_reasons(
@@ -512,7 +530,8 @@ class AccessProcessor:
         """What every event of an item's series shares, kept with the item's state while it has any."""
         events = imem.events
         if events is None:
-            events = imem.events = SeriesEvents(self._item_events[item.uid], dict(zip(item.dimensions, key, strict=True)))
+            dimensions = dict(zip(item.dimensions, key, strict=True))
+            events = imem.events = SeriesEvents(self._item_events[item.uid], dimensions)
         return events
 
     def _fetch_long(self, agg: AggSpec, table: SeriesTable, column: Column,
