@@ -22,9 +22,10 @@ run: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# mypy (pyproject.toml [tool.mypy]) joins once its typed packages pass: `$(BIN)/mypy`
+# ruff, then mypy (pyproject.toml [tool.mypy]: alarm_backends/core, service/detect, service/trigger, bkmonitor/alerts)
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench-kafka: venv
 	$(BIN)/python benchmarks/kafka_bench.py $(BENCH_ARGS)

@@ -261,7 +261,7 @@ class Outage:
             self.attempts = state.attempt_number
             exc = state.outcome.exception() if state.outcome is not None else None
             dependency = dependency_of(exc) if exc is not None else None
-            if dependency is not None:
+            if exc is not None and dependency is not None:  # (a dependency implies an exception)
                 self.failed(dependency, exc)  # a second dependency going down is news; the same one is not
                 reset_connections(dependency)
 

@@ -15,7 +15,7 @@ the database the cheapest way it offers:
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -29,7 +29,7 @@ _PLAIN_FIELDS = (models.IntegerField, models.BigIntegerField, models.SmallIntege
 Plan = list[tuple[str, Any, Callable[[Any], Any] | None]]  # (attname, default, converter)
 
 
-def insert_rows(model: type[models.Model], rows: list[Mapping[str, Any]], returning_ids: bool = False
+def insert_rows(model: type[models.Model], rows: Sequence[Mapping[str, Any]], returning_ids: bool = False
                 ) -> list[int]:
     """Insert rows (field attname -> value; a missing field takes its default, auto_now(_add) fields
     the current time). With `returning_ids`, the new primary keys in the order of `rows`."""
@@ -59,7 +59,7 @@ def _values(plan: Plan, row: Mapping[str, Any]) -> Iterable[Any]:
         yield value if convert is None else convert(value)
 
 
-def _copy(model: type[models.Model], fields: list[models.Field], plan: Plan, rows: list[Mapping[str, Any]],
+def _copy(model: type[models.Model], fields: list[models.Field], plan: Plan, rows: Sequence[Mapping[str, Any]],
           returning_ids: bool) -> list[int]:
     quote = connection.ops.quote_name
     table = model._meta.db_table
@@ -84,7 +84,7 @@ def _copy(model: type[models.Model], fields: list[models.Field], plan: Plan, row
 
 
 def _insert_values(model: type[models.Model], fields: list[models.Field], plan: Plan,
-                   rows: list[Mapping[str, Any]], returning_ids: bool) -> list[int]:
+                   rows: Sequence[Mapping[str, Any]], returning_ids: bool) -> list[int]:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"

@@ -1,6 +1,8 @@
 """The periodic half of flapping: end it for open alerts whose series stayed stable long enough."""
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import transaction
 
 from bkmonitor.alerts.lifecycle import Limits, end_flapping_if_stable
@@ -20,7 +22,7 @@ def end_stable_flapping(now_event_time: int, limits: Limits | None = None) -> li
             entry = end_flapping_if_stable(to_state(alert), now_event_time, limits)
             if entry is not None:
                 entries.append(entry)
-        ids = [e.alert.id for e in entries if e.alert is not None]
+        ids = [cast(int, e.alert.id) for e in entries if e.alert is not None]  # loaded from the database: they have ids
         Alert.objects.filter(id__in=ids).update(is_flapping=False)
         AlertLog.objects.bulk_create(to_log_rows(entries))
     return ids

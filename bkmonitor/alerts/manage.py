@@ -33,7 +33,7 @@ def ack_alert(alert_id: int, operator: str, message: str = "") -> Alert:
             raise AlertStateError(f"only an abnormal alert can be acknowledged; this one is {alert.status}")
         alert.is_ack, alert.ack_operator, alert.ack_message = True, operator, message
         alert.save(update_fields=["is_ack", "ack_operator", "ack_message", "update_time"])
-        _log(alert, LogOp.ACK, operator, f"acknowledged by {operator}" + (f": {message}" if message else ""),
+        _log(alert, str(LogOp.ACK), operator, f"acknowledged by {operator}" + (f": {message}" if message else ""),
              manual_event_time(alert))
     return alert
 
@@ -51,7 +51,7 @@ def close_alert(alert_id: int, operator: str, reason: str) -> Alert:
         alert.end_time = manual_event_time(alert)
         alert.close_reason = reason
         alert.save(update_fields=["status", "end_time", "is_recovering", "close_reason", "update_time"])
-        _log(alert, LogOp.CLOSE, operator, f"closed by {operator}: {reason}", alert.end_time)
+        _log(alert, str(LogOp.CLOSE), operator, f"closed by {operator}: {reason}", alert.end_time)
     return alert
 
 

@@ -104,7 +104,8 @@ def decide(limit: int, admitted: Sequence[Ranked], new: Iterable[R], settled: bo
         room = max(0, limit - len(admitted))
         return Verdict(blocked=fresh[room:], displaced=[])
     fresh_ids = {id(alert) for alert in fresh}
-    beyond = sorted([*admitted, *fresh], key=rank)[limit:]
+    ranked: list[Ranked] = [*admitted, *fresh]
+    beyond = sorted(ranked, key=rank)[limit:]
     return Verdict(blocked=[a for a in beyond if id(a) in fresh_ids],
                    displaced=[a for a in beyond if id(a) not in fresh_ids])
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Max, Q
@@ -214,7 +215,7 @@ def judge(minutes: Minutes, opened: list[AlertState], opened_by: Mapping[int, st
 def log_displaced(judgement: Judgement, limit: int) -> list[int]:
     """BLOCK entries for the loaded displaced alerts (their opening event read from their CREATE log),
     and the UPDATE and log rows of the others. Returns the ids of the others."""
-    states = {state.id: state for state in judgement.touched}
+    states = {cast(int, state.id): state for state in judgement.touched}  # loaded from the database: they have ids
     others = [stored.id for stored in judgement.displaced_elsewhere]
     created_by = _created_by([*states, *others])
     for pk, state in states.items():

@@ -21,7 +21,7 @@ def default_notice() -> dict[str, list]:
 
 
 def default_no_data_config() -> dict[str, Any]:
-    return {"is_enabled": False, "continuous": 5, "level": Level.WARNING.value}
+    return {"is_enabled": False, "continuous": 5, "level": Level.WARNING.value}  # type: ignore[attr-defined]  # no Django stubs: choices look like tuples
 
 
 class Strategy(models.Model):

@@ -16,10 +16,11 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from confluent_kafka import Message
 
-TP = tuple[str, int]
+from alarm_backends.core.kafka.messages import TP, offset_of, tp_of
 
 
 class CommitMode(enum.Enum):
@@ -44,7 +45,7 @@ class CommitPolicy:
             raise ValueError(f"every_messages must be >= 1, got {self.every_messages}")
 
 
-class Batch(list):  # type: ignore[type-arg]
+class Batch(list):
     """Messages returned by one get_messages() call, with the positions they end at.
 
     A caller that marks a batch processed long after it is done with the messages (a consumer
@@ -70,8 +71,9 @@ class Batch(list):  # type: ignore[type-arg]
         can then only be marked processed whole."""
         if self.released is not None:
             return
-        keys = list(zip(map(Message.topic, self), map(Message.partition, self), strict=True))
-        offsets = list(map(Message.offset, self))
+        # delivered messages: topic, partition and offset are never None
+        keys = cast(list[TP], list(zip(map(Message.topic, self), map(Message.partition, self), strict=True)))
+        offsets = cast(list[int], list(map(Message.offset, self)))
         keys.reverse()
         offsets.reverse()
         self.firsts = dict(zip(keys, offsets, strict=True))  # the last write of each key is its first message
@@ -152,11 +154,11 @@ class OffsetTracker:
         self.marked_since_commit += batch.size
 
     def mark_message(self, message: Message) -> None:
-        tp = (message.topic(), message.partition())
+        tp = tp_of(message)
         part = self._partitions.get(tp)
         if part is None:
             return
-        offset = message.offset()
+        offset = offset_of(message)
         for segment in part.segments:
             if offset < segment.end:
                 if segment.batch.released is not None and segment.remaining is None:

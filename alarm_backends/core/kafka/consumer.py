@@ -18,6 +18,7 @@ key(), value(), headers().
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import logging
 import threading
 import time
@@ -42,6 +43,7 @@ from alarm_backends.core.kafka.cluster import KafkaClusterConfig
 from alarm_backends.core.kafka.commit import TP, Batch, CommitMode, CommitPolicy, OffsetTracker, Throttle
 from alarm_backends.core.kafka.defaults import client_timeout, commit_interval, consumer_settings, default_cluster
 from alarm_backends.core.kafka.errors import BrokerUnavailable, CommitFailed, ConsumerError, UnsupportedByBroker
+from alarm_backends.core.kafka.messages import offset_of, tp_of
 from alarm_backends.core.kafka.metrics import COMMITS, CONSUME_ERRORS, CONSUMED_MESSAGES, REBALANCES
 from alarm_backends.core.kafka.stats import StatsCollector
 
@@ -165,7 +167,7 @@ class KafkaConsumer:
         self.pause()
         message = self._consumer.poll(0)
         if message is not None and message.error() is None:  # cannot happen once paused; never drop one
-            self._consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))
+            self._consumer.seek(TopicPartition(*tp_of(message), offset_of(message)))
 
     def release(self) -> None:
         """Consume again after `hold`: every partition resumes where it was."""
@@ -301,12 +303,12 @@ class KafkaConsumer:
                 ends = messages.ends
             elif isinstance(messages, Message):
                 self.tracker.mark_message(messages)
-                ends = {(messages.topic(), messages.partition()): 0}
+                ends = {tp_of(messages): 0}
             else:
                 ends = {}
                 for m in messages:
                     self.tracker.mark_message(m)
-                    ends[(m.topic(), m.partition())] = 0
+                    ends[tp_of(m)] = 0
             if self.max_pending is not None:
                 self._release_backpressure(ends)
 
@@ -325,8 +327,8 @@ class KafkaConsumer:
         if not positions:
             return {}
         try:
-            self._consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
-                                  asynchronous=is_async)
+            self._consumer.commit(  # type: ignore[call-overload]  # stubs overload only Literal asynchronous
+                offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()], asynchronous=is_async)
         except KafkaException as exc:
             COMMITS.labels(self.group_id, "error").inc()
             raise CommitFailed(f"group {self.group_id!r}: commit failed: {exc}") from exc
@@ -352,7 +354,8 @@ class KafkaConsumer:
                 return {}
             tps = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
             try:
-                result = self._consumer.commit(offsets=tps, asynchronous=asynchronous)
+                result = self._consumer.commit(  # type: ignore[call-overload]  # stubs overload only Literal asynchronous
+                    offsets=tps, asynchronous=asynchronous)
             except KafkaException as exc:
                 COMMITS.labels(self.group_id, "error").inc()
                 if swallow:
@@ -428,7 +431,7 @@ class KafkaConsumer:
     def _apply_timestamp_seek(self, raw: list[Message]) -> list[Message]:
         kept = []
         for m in raw:
-            key = (m.topic(), m.partition())
+            key = tp_of(m)
             floor = self._skip_before.get(key)
             if floor is not None:
                 if m.timestamp()[1] < floor:
@@ -493,7 +496,7 @@ class KafkaConsumer:
         for name, future in futures.items():
             try:
                 described = admin.call(self.cluster, timeout, f"describe topic {name!r}",
-                                       lambda f=future: admin.wait(f, timeout))
+                                       functools.partial(admin.wait, future, timeout))
             except UnsupportedByBroker:
                 ids[name] = None  # a broker older than topic ids
                 continue
@@ -538,9 +541,9 @@ class KafkaConsumer:
             deadline = time.monotonic() + timeout
             while open_keys and time.monotonic() < deadline:
                 for m in reader.consume(1000, 0.2):
-                    key, err = (m.topic(), m.partition()), m.error()
+                    key, err = tp_of(m), m.error()
                     if err is None:
-                        ends[key] = max(ends[key], m.offset() + 1)
+                        ends[key] = max(ends[key], offset_of(m) + 1)
                     elif err.code() == KafkaError._PARTITION_EOF:
                         open_keys.discard(key)
                     else:

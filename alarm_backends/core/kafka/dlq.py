@@ -16,6 +16,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from confluent_kafka import Message
 
@@ -25,6 +26,7 @@ from alarm_backends.core.kafka.errors import (
     KafkaStorageError,
     TopicAlreadyExists,
 )
+from alarm_backends.core.kafka.messages import tp_of
 from alarm_backends.core.kafka.metrics import DEAD_LETTERED
 from alarm_backends.core.kafka.producer import KafkaProducer
 from alarm_backends.core.kafka.topics import TopicManager
@@ -137,16 +139,18 @@ class DeadLetterQueue:
         self._observe(True)
         self._consecutive += 1
         self._check_limit(message, error)
-        topic = self.topic_for(message.topic())
+        origin, partition = tp_of(message)
+        topic = self.topic_for(origin)
         limit = self.guard(lambda: self._ensure(topic)) if self.guard is not None else self._ensure(topic)
         ours: list[Header] = [
-            (H_TOPIC, message.topic().encode()),
-            (H_PARTITION, str(message.partition()).encode()),
+            (H_TOPIC, origin.encode()),
+            (H_PARTITION, str(partition).encode()),
             (H_OFFSET, str(message.offset()).encode()),
             (H_TIMESTAMP, str(message.timestamp()[1]).encode()),
             (H_ERROR, str(error)[:ERROR_CHARS].encode(errors="replace")),
         ]
-        key, value, headers = fit(message.key(), message.value(), list(message.headers() or []), ours, limit)
+        original = cast("list[Header]", message.headers() or [])  # a consumed message's headers are a list
+        key, value, headers = fit(message.key(), message.value(), list(original), ours, limit)
         self.producer.produce(topic, value, key=key, headers=headers)
         DEAD_LETTERED.labels(group, message.topic()).inc()
         self.sent += 1

@@ -78,7 +78,7 @@ class OffsetManager:
         the group never committed counts from the first stored offset."""
         committed, tail = self.get_offset(), self.get_tail()
         head = self.get_head() if any(v is None for v in committed.values()) else {}
-        return {p: max(0, tail[p] - (committed.get(p) if committed.get(p) is not None else head[p]))
+        return {p: max(0, tail[p] - (c if (c := committed.get(p)) is not None else head[p]))
                 for p in tail}
 
     def total_lag(self) -> int:

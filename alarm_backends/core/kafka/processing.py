@@ -18,6 +18,7 @@ from confluent_kafka import Message
 from alarm_backends.core.kafka.consumer import KafkaConsumer
 from alarm_backends.core.kafka.dlq import DeadLetterQueue
 from alarm_backends.core.kafka.errors import InvalidMessage, MessageRejected, RetryableError
+from alarm_backends.core.kafka.messages import tp_of
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +94,12 @@ class StreamProcessor:
                     time.sleep(self.retry_backoff * attempts)
                 except MessageRejected:
                     if not paused:
-                        self.consumer.pause([(message.topic(), message.partition())])
+                        self.consumer.pause([tp_of(message)])
                         paused = True
                     time.sleep(self.rejected_backoff)
         finally:
             if paused:
-                self.consumer.resume([(message.topic(), message.partition())])
+                self.consumer.resume([tp_of(message)])
 
     def _settle(self, handled: list[Message], failures: list[tuple[Message, InvalidMessage]]) -> None:
         """Dead letters durable first, then the handled messages become committable."""

@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -28,6 +28,7 @@ from alarm_backends.core.kafka.errors import (
     ProduceError,
     ProducerQueueFull,
 )
+from alarm_backends.core.kafka.messages import tp_of
 from alarm_backends.core.kafka.metrics import PRODUCE_ERRORS, PRODUCED_MESSAGES
 from alarm_backends.core.kafka.partitioner import CustomPartitioner, RoundRobin, validate_partitioner
 from alarm_backends.core.kafka.stats import StatsCollector
@@ -35,7 +36,7 @@ from alarm_backends.core.kafka.stats import StatsCollector
 logger = logging.getLogger(__name__)
 
 Value = bytes | str | dict[str, Any] | list[Any]
-Headers = Mapping[str, str | bytes] | Sequence[tuple[str, str | bytes]] | None
+Headers = Mapping[str, str | bytes | None] | Sequence[tuple[str, str | bytes | None]] | None
 Key = bytes | str | None
 
 PUT_BATCH_SIZE = 1000
@@ -118,7 +119,7 @@ class KafkaProducer:
             self._producer.poll(0)
         return len(values)
 
-    def put(self, value: Value | Iterable[Value], topic: str | None = None, key: Key = None,
+    def put(self, value: Value | list[Value], topic: str | None = None, key: Key = None,
             headers: Headers = None, timeout: float | None = None) -> int:
         """Send a value, or a list of values, in batches; return once all are acknowledged."""
         topic = topic or self.default_topic
@@ -142,7 +143,9 @@ class KafkaProducer:
         extra: dict[str, Any] = {}
         if headers:
             extra["headers"] = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
-        send, poll = functools.partial(self._producer.produce, topic, **extra), self._producer.poll
+        # Callable[..., None]: with **extra unpacked, the stubs can't tell which parameters are left positional
+        send: Callable[..., None] = functools.partial(self._producer.produce, topic, **extra)
+        poll = self._producer.poll
         count = 0
         for key, value in messages:
             payload = value if type(value) is bytes else encode(value)
@@ -238,8 +241,9 @@ class KafkaProducer:
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is None:
             return
-        failure = DeliveryFailure(msg.topic(), msg.partition(), err.str(), err.retriable())
-        PRODUCE_ERRORS.labels(msg.topic()).inc()
+        topic, partition = tp_of(msg)
+        failure = DeliveryFailure(topic, partition, err.str(), err.retriable())
+        PRODUCE_ERRORS.labels(topic).inc()
         with self._lock:
             self._failures.append(failure)
 

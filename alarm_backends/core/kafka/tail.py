@@ -2,9 +2,11 @@
 and the exact offset of the first message at or after a timestamp."""
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from dataclasses import dataclass
+from typing import cast
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -12,6 +14,7 @@ from alarm_backends.core.kafka import admin
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
 from alarm_backends.core.kafka.defaults import default_cluster
 from alarm_backends.core.kafka.errors import TopicNotFound
+from alarm_backends.core.kafka.messages import offset_of, tp_of
 from alarm_backends.core.kafka.topics import validate_topic_name
 
 MAX_TAIL = 500
@@ -23,7 +26,7 @@ class TailRecord:
     timestamp: int
     key: bytes | None
     value: bytes | None
-    headers: list[tuple[str, bytes]]
+    headers: list[tuple[str, bytes | None]]
 
 
 def _reader(cluster: KafkaClusterConfig) -> Consumer:
@@ -46,7 +49,7 @@ def first_offset_at_or_after(topic: str, partition: int, start: int, timestamp_m
                 if m.error() is not None:
                     return None
                 if m.timestamp()[1] >= timestamp_ms:
-                    return int(m.offset())
+                    return offset_of(m)
                 scanned += 1
         raise TimeoutError(f"{topic}[{partition}]: no message at or after {timestamp_ms} "
                            f"within {scanned} messages / {timeout:g}s")
@@ -71,7 +74,7 @@ def tail_messages(topic: str, count: int, cluster: KafkaClusterConfig | None = N
         for p in info.partitions:
             low, high = admin.call(
                 cluster, timeout, f"watermarks of {topic}[{p}]",
-                lambda p=p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout))
+                functools.partial(consumer.get_watermark_offsets, TopicPartition(topic, p), timeout=timeout))
             # Read until end-of-partition rather than up to `high`: some brokers (the embedded
             # one) report a high watermark that lags the last batch's records.
             starts[p], ends[p] = max(low, high - count), high
@@ -87,8 +90,9 @@ def tail_messages(topic: str, count: int, cluster: KafkaClusterConfig | None = N
                 if m.error() is not None:  # end of partition (or an error): that partition is done
                     open_partitions.discard(m.partition())
                     continue
-                records[m.partition()].append(TailRecord(m.offset(), m.timestamp()[1], m.key(), m.value(),
-                                                         list(m.headers() or [])))
+                headers = cast("list[tuple[str, bytes | None]]", m.headers() or [])  # consumed: a list
+                records[tp_of(m)[1]].append(TailRecord(offset_of(m), m.timestamp()[1], m.key(), m.value(),
+                                                       list(headers)))
         return {p: recs[-count:] for p, recs in records.items()}
     finally:
         consumer.close()

@@ -153,8 +153,8 @@ class TopicManager:
         if config:
             entries = [ConfigEntry(k, str(v), incremental_operation=AlterConfigOpType.SET) for k, v in config.items()]
             resource = ConfigResource(ConfigResource.Type.TOPIC, name, incremental_configs=entries)
-            futures = self._client.incremental_alter_configs([resource], request_timeout=self.timeout)
-            self._result(name, "alter configs of", lambda: admin.wait(futures[resource], self.timeout))
+            altered = self._client.incremental_alter_configs([resource], request_timeout=self.timeout)
+            self._result(name, "alter configs of", lambda: admin.wait(altered[resource], self.timeout))
 
     def _result(self, name: str, operation: str, fn: Callable[[], object]) -> None:
         try:

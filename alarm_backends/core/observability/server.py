@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import orjson
@@ -79,7 +79,7 @@ def make_app(ready: Callable[[], Report], registry: CollectorRegistry = REGISTRY
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            return metrics(environ, start_response)  # type: ignore[no-any-return]
+            return metrics(environ, start_response)
         if path == "/-/healthy":
             return _json(start_response, "200 OK", {"status": "alive"})
         if path == "/-/ready":
@@ -98,7 +98,7 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
+        host, port = cast("tuple[str, int]", self.httpd.server_address[:2])  # a TCP server
         return f"http://{host}:{port}"
 
     def stop(self) -> None:
