@@ -103,27 +103,36 @@ class World:
         return self.started(proc, "access: consuming")
 
 
-@pytest.fixture
-def world(transactional_db: None, kafka_cluster: KafkaClusterConfig, redis_url: str,
-          request: pytest.FixtureRequest) -> Iterator[World]:
-    partitions = getattr(request, "param", 2)
+def make_world(cluster: KafkaClusterConfig, redis_url: str, partitions: int = 2, *, prefix: str = "e2e") -> World:
+    """A metric table on a topic of its own, its event topic and an API client, on the given broker and Redis."""
     suffix = uuid.uuid4().hex[:8]
-    table, topic, event_topic = f"e2e{suffix}.cpu", f"bkm_e2e_{suffix}", f"bkm_events_{suffix}"
-    topics = TopicManager(kafka_cluster, timeout=5)
+    table, topic, event_topic = f"{prefix}{suffix}.cpu", f"bkm_{prefix}_{suffix}", f"bkm_{prefix}_events_{suffix}"
+    topics = TopicManager(cluster, timeout=5)
     topics.create_topic(topic, partitions=partitions)
     topics.create_topic(event_topic, partitions=3)
-    host, port = kafka_cluster.bootstrap_servers.split(":")
-    cluster = ClusterInfo.objects.create(cluster_name=f"embedded-{suffix}", domain_name=host, port=int(port))
+    host, port = cluster.bootstrap_servers.split(":")
+    info = ClusterInfo.objects.create(cluster_name=f"embedded-{prefix}-{suffix}", domain_name=host, port=int(port))
     ResultTable.objects.create(table_id=table)
-    KafkaStorage.objects.create(table_id=table, topic=topic, partition=partitions, storage_cluster=cluster)
+    KafkaStorage.objects.create(table_id=table, topic=topic, partition=partitions, storage_cluster=info)
     api = APIClient()
     api.force_authenticate(User.objects.create_superuser(f"admin{suffix}", password="pw"))
-    world = World(kafka_cluster, redis_url, table, topic, event_topic, f"access-{suffix}", partitions, api)
-    yield world
-    for proc in world.children:  # a failed test must not leave consumers holding the database
+    return World(cluster, redis_url, table, topic, event_topic, f"access-{suffix}", partitions, api)
+
+
+def kill_children(target: World) -> None:
+    """A failed test must not leave consumers holding the database."""
+    for proc in target.children:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def world(transactional_db: None, kafka_cluster: KafkaClusterConfig, redis_url: str,
+          request: pytest.FixtureRequest) -> Iterator[World]:
+    world = make_world(kafka_cluster, redis_url, getattr(request, "param", 2))
+    yield world
+    kill_children(world)
 
 
 def wait_until(predicate: Any, timeout: float, step: Any = None) -> bool:

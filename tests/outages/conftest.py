@@ -11,39 +11,24 @@ import signal
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.db import connections
-from rest_framework.test import APIClient
 
 from alarm_backends.core.embedded import EmbeddedKafkaBroker, EmbeddedValkey
 from alarm_backends.core.embedded.base import free_loopback_port
 from alarm_backends.core.kafka.cluster import KafkaClusterConfig
-from alarm_backends.core.kafka.topics import TopicManager
-from metadata.models import ClusterInfo, KafkaStorage, ResultTable
-from tests.access.conftest import ROOT, World, world  # noqa: F401  (the session-service world, shared)
+from tests.access.conftest import ROOT, World, kill_children, world  # noqa: F401  (world: a shared fixture)
+from tests.access.conftest import make_world as make_access_world
 
 
 def make_world(cluster: KafkaClusterConfig, redis_url: str, partitions: int = 2) -> World:
     """As tests/access/conftest.py's `world`, on the given broker and Redis."""
-    suffix = uuid.uuid4().hex[:8]
-    table, topic, event_topic = f"out{suffix}.cpu", f"bkm_out_{suffix}", f"bkm_out_events_{suffix}"
-    topics = TopicManager(cluster, timeout=5)
-    topics.create_topic(topic, partitions=partitions)
-    topics.create_topic(event_topic, partitions=3)
-    host, port = cluster.bootstrap_servers.split(":")
-    info = ClusterInfo.objects.create(cluster_name=f"outage-{suffix}", domain_name=host, port=int(port))
-    ResultTable.objects.create(table_id=table)
-    KafkaStorage.objects.create(table_id=table, topic=topic, partition=partitions, storage_cluster=info)
-    api = APIClient()
-    api.force_authenticate(User.objects.create_superuser(f"admin{suffix}", password="pw"))
-    return World(cluster, redis_url, table, topic, event_topic, f"access-{suffix}", partitions, api)
+    return make_access_world(cluster, redis_url, partitions, prefix="out")
 
 
 @contextlib.contextmanager
@@ -51,10 +36,7 @@ def children_killed(target: World) -> Iterator[World]:
     try:
         yield target
     finally:
-        for proc in target.children:  # a failed test must not leave consumers holding the database
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        kill_children(target)
 
 
 @pytest.fixture
